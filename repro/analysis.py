@@ -1,0 +1,50 @@
+"""From a results table to the paper's summaries: learning-rate choice on validation, test
+scores as mean +- std over seeds, and the edge-of-grid flag."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CELL = ["model", "task", "selector", "subset_size"]
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, task, selector, subset size) of `ResultStore.to_frame()`.
+
+    The learning rate is the one with the best mean validation score over its `ok` seeds;
+    diverged and failed runs never win, but their rates still belong to the grid. `at_edge`
+    is True when the choice is the smallest or largest rate tried (a one-value grid is
+    always at the edge: the choice was not tested). Test scores at that rate give
+    test_mean, test_std (ddof=1, NaN for one seed) and n_seeds. `fraction` is the realised
+    share of encoder parameters trained.
+    """
+    if frame.empty:
+        raise ValueError("no results to summarise")
+    frame = frame.assign(subset_size=frame["subset_size"].astype(float).fillna(-1.0))  # -1: the selector's default
+    rows = []
+    for key, cell in frame.groupby(CELL, sort=True):
+        grid = sorted(cell["learning_rate"].unique())
+        ok = cell[cell["status"] == "ok"]
+        row = dict(zip(CELL, key), fraction=cell["sel_fraction"].dropna().max() if "sel_fraction" in cell else np.nan,
+                   grid=grid, n_diverged=int((cell["status"] == "diverged").sum()),
+                   n_failed=int((cell["status"] == "failed").sum()),
+                   learning_rate=np.nan, val_mean=np.nan, at_edge=False, test_mean=np.nan, test_std=np.nan, n_seeds=0)
+        if not ok.empty:
+            means = ok.groupby("learning_rate")["metric_validation"].mean()
+            best = float(means.idxmax())
+            scores = ok.loc[ok["learning_rate"] == best, "metric_test"].to_numpy(dtype=float)
+            row.update(learning_rate=best, val_mean=float(means.max()), at_edge=best in (grid[0], grid[-1]),
+                       test_mean=float(scores.mean()), test_std=float(scores.std(ddof=1)) if len(scores) > 1 else np.nan,
+                       n_seeds=len(scores))
+        row["subset_size"] = None if row["subset_size"] == -1.0 else row["subset_size"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
+    """'0.9123 ± 0.0012 (n=5)'; one seed shows no spread: '0.9123 (n=1)'."""
+    if np.isnan(mean):
+        return "n/a"
+    if np.isnan(std):
+        return f"{mean:.{digits}f} (n={n})"
+    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"

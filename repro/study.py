@@ -1,0 +1,143 @@
+"""Studies: one task's grid of runs, and the scale profiles (smoke, cpu, paper) that size it.
+
+A profile fills every setting a notebook leaves as None, so `papermill ... -p profile smoke`
+shrinks a notebook and `-p profile paper` runs the paper's grid. Notebook overrides may be
+literals or papermill strings ("random,bitfit", "1e-3,1e-2", "all").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+from repro.config import RunConfig
+from repro.selectors import get_selector
+
+BITFIT_SIZE = "bitfit"  # in subset_sizes: BitFit's own fraction of the encoder
+
+
+@dataclass(frozen=True)
+class Study:
+    """A grid for one (model, task): selectors x subset sizes x learning rates x seeds.
+
+    learning_rates maps each selector to its grid. Fixed-size selectors (bitfit, full) run
+    once per (learning rate, seed), whatever the subset sizes.
+    """
+
+    model: str
+    task: str
+    selectors: tuple[str, ...]
+    subset_sizes: tuple[float | None, ...]  # None: BitFit's fraction
+    learning_rates: Mapping[str, tuple[float, ...]]
+    seeds: tuple[int, ...]
+    epochs: int
+    train_size: int | None
+    val_size: int
+    max_length: int
+    batch_size: int = 16
+
+    def __post_init__(self):
+        for name in self.selectors:
+            get_selector(name)
+            if not self.learning_rates.get(name):
+                raise ValueError(f"empty learning-rate grid for selector {name!r}; give at least one value")
+        if not self.selectors or not self.seeds:
+            raise ValueError(f"empty grid: selectors={self.selectors!r}, seeds={self.seeds!r}")
+        if not self.subset_sizes and any(not get_selector(s).fixed_size for s in self.selectors):
+            raise ValueError("empty grid: subset_sizes is empty")
+
+    def configs(self, data_source: str) -> list[RunConfig]:
+        """Every run of the grid, validated, without duplicates, in a stable order."""
+        runs: dict[str, RunConfig] = {}
+        for selector in self.selectors:
+            sizes = (None,) if get_selector(selector).fixed_size else self.subset_sizes
+            for size in sizes:
+                for lr in self.learning_rates[selector]:
+                    for seed in self.seeds:
+                        config = RunConfig(task=self.task, selector=selector, learning_rate=float(lr), seed=seed,
+                                           model=self.model, subset_size=size, epochs=self.epochs,
+                                           batch_size=self.batch_size, train_size=self.train_size,
+                                           val_size=self.val_size, max_length=self.max_length,
+                                           data_source=data_source)
+                        runs.setdefault(config.run_id(), config)
+        return list(runs.values())
+
+
+def _grid_125(low_exponent: int, high_exponent: int) -> tuple[float, ...]:
+    """The paper's log-spaced grid 1, 2, 5 x 10^n, from 10^low up to 10^high."""
+    values = [m * 10.0**e for e in range(low_exponent, high_exponent) for m in (1, 2, 5)]
+    return tuple(float(f"{v:.0e}") for v in values) + (float(f"1e{high_exponent}"),)
+
+
+PAPER_GRID = _grid_125(-5, -1)  # 1e-5 ... 1e-1, the paper's cap
+
+PROFILES: dict[str, dict] = {
+    "smoke": dict(model="tiny-random", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2),
+                  learning_rates={"random": (1e-2, 1e-1), "bitfit": (1e-2, 1e-1), "full": (1e-3, 1e-2)},
+                  seeds=(0, 1), epochs=1, train_size=24, val_size=8, max_length=32),
+    "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2, 1e-1),
+                learning_rates={"random": (1e-3, 1e-2, 1e-1), "bitfit": (1e-3, 1e-2, 1e-1),
+                                "full": (3e-5, 1e-4, 3e-4)},
+                seeds=(0,), epochs=1, train_size=1000, val_size=300, max_length=64),
+    "paper": dict(model="roberta-base", selectors=("random", "bitfit", "full"),
+                  subset_sizes=(1e-5, 1e-4, None, 1e-3, 1e-2, 1e-1),
+                  learning_rates={"random": PAPER_GRID, "bitfit": PAPER_GRID, "full": PAPER_GRID},
+                  seeds=(0, 1, 2, 3, 4), epochs=4, train_size=None, val_size=1000, max_length=256),
+}
+PAPER_EPOCHS = {"qnli": 2}  # Table 2: QNLI 2 epochs, every other task 4
+
+
+def _as_list(value, name: str) -> list:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (int, float)):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name} must be a list or a comma-separated string, got {value!r}")
+    return list(value)
+
+
+def _as_size(value) -> float | None:
+    if value is None or value == BITFIT_SIZE:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"subset size {value!r} must be a fraction in (0, 1] or {BITFIT_SIZE!r}") from None
+
+
+def _as_rates(value, selectors: tuple[str, ...], defaults: Mapping) -> dict[str, tuple[float, ...]]:
+    if isinstance(value, Mapping):
+        grid = {name: tuple(float(v) for v in _as_list(rates, f"learning_rates[{name!r}]")) for name, rates in value.items()}
+        return {name: grid.get(name, tuple(defaults.get(name, ()))) for name in selectors}
+    shared = tuple(float(v) for v in _as_list(value, "learning_rates"))
+    return {name: shared for name in selectors}
+
+
+def study_from_profile(profile: str, task: str, **overrides) -> Study:
+    """The profile's study for `task`, with every override that is not None applied.
+
+    train_size "all" means the whole training split.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known profiles: {sorted(PROFILES)}")
+    settings = dict(PROFILES[profile], task=task)
+    if profile == "paper":
+        settings["epochs"] = PAPER_EPOCHS.get(task, settings["epochs"])
+    allowed = {f.name for f in fields(Study)}
+    unknown = set(overrides) - allowed
+    if unknown:
+        raise ValueError(f"unknown study settings {sorted(unknown)}; allowed: {sorted(allowed)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "selectors" in given:
+        given["selectors"] = tuple(_as_list(given["selectors"], "selectors"))
+    if "seeds" in given:
+        given["seeds"] = tuple(int(s) for s in _as_list(given["seeds"], "seeds"))
+    if "subset_sizes" in given:
+        given["subset_sizes"] = tuple(_as_size(s) for s in _as_list(given["subset_sizes"], "subset_sizes"))
+    if given.get("train_size") == "all":
+        given["train_size"] = None
+    selectors = tuple(given.get("selectors", settings["selectors"]))
+    rates = given.pop("learning_rates", settings["learning_rates"])
+    settings.update(given)
+    settings["learning_rates"] = _as_rates(rates, selectors, PROFILES[profile]["learning_rates"])
+    return Study(**{k: v for k, v in settings.items() if k in allowed})
