@@ -36,7 +36,7 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
             row.update(learning_rate=best, val_mean=float(means.max()), at_edge=best in (grid[0], grid[-1]),
                        test_mean=float(scores.mean()), test_std=float(scores.std(ddof=1)) if len(scores) > 1 else np.nan,
                        n_seeds=len(scores))
-        row["subset_size"] = None if row["subset_size"] == -1.0 else row["subset_size"]
+        row["subset_size"] = np.nan if row["subset_size"] == -1.0 else row["subset_size"]  # NaN: the default size
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel
+from transformers.utils import logging as hf_logging
 
 TINY_RANDOM = "tiny-random"
 MINILM = "minilm-l6"
@@ -85,7 +86,12 @@ def _tiny_random_encoder() -> nn.Module:
 def _pretrained_encoder(name: str) -> nn.Module:
     if name == TINY_RANDOM:
         return _tiny_random_encoder()
-    return AutoModel.from_pretrained(resolve_model_source(name), add_pooling_layer=False)
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the checkpoint's pooler is dropped on purpose: no load report
+    try:
+        return AutoModel.from_pretrained(resolve_model_source(name), add_pooling_layer=False)
+    finally:
+        hf_logging.set_verbosity(previous)
 
 
 def load_encoder(name: str) -> nn.Module:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from repro.masked_adamw import MaskedAdamW
 
@@ -64,7 +64,7 @@ def fit(
     loss or gradient and reports the run as diverged."""
     total = steps_per_epoch * schedule.epochs
     start, step, losses, last = time.perf_counter(), 0, [], float("nan")
-    bar = tqdm(total=total, desc=description, disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=description, disable=not progress, leave=False, mininterval=10.0)
     try:
         for epoch in range(schedule.epochs):
             epoch_sum, epoch_steps = 0.0, 0

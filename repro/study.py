@@ -19,8 +19,10 @@ BITFIT_SIZE = "bitfit"  # in subset_sizes: BitFit's own fraction of the encoder
 class Study:
     """A grid for one (model, task): selectors x subset sizes x learning rates x seeds.
 
-    learning_rates maps each selector to its grid. Fixed-size selectors (bitfit, full) run
-    once per (learning rate, seed), whatever the subset sizes.
+    learning_rates maps a selector to its grid; a key "selector@size" (size as in
+    `size_label`, e.g. "random@0.01", "random@bitfit") overrides it for one subset size, as
+    the best rate moves with the size (paper, Fig. 2). Fixed-size selectors (bitfit, full)
+    run once per (learning rate, seed), whatever the subset sizes.
     """
 
     model: str
@@ -36,30 +38,42 @@ class Study:
     batch_size: int = 16
 
     def __post_init__(self):
-        for name in self.selectors:
-            get_selector(name)
-            if not self.learning_rates.get(name):
-                raise ValueError(f"empty learning-rate grid for selector {name!r}; give at least one value")
         if not self.selectors or not self.seeds:
             raise ValueError(f"empty grid: selectors={self.selectors!r}, seeds={self.seeds!r}")
         if not self.subset_sizes and any(not get_selector(s).fixed_size for s in self.selectors):
             raise ValueError("empty grid: subset_sizes is empty")
+        for selector, size in self.cells():
+            if not self.rates_for(selector, size):
+                raise ValueError(f"empty learning-rate grid for selector {selector!r} at subset size "
+                                 f"{size_label(size)}; give at least one value")
+
+    def cells(self) -> list[tuple[str, float | None]]:
+        """Every (selector, subset size) of the grid; fixed-size selectors once, with size None."""
+        return [(selector, size) for selector in self.selectors
+                for size in ((None,) if get_selector(selector).fixed_size else self.subset_sizes)]
+
+    def rates_for(self, selector: str, size: float | None) -> tuple[float, ...]:
+        """The learning-rate grid of one cell: "selector@size" if given, else the selector's."""
+        return tuple(self.learning_rates.get(f"{selector}@{size_label(size)}", self.learning_rates.get(selector, ())))
 
     def configs(self, data_source: str) -> list[RunConfig]:
         """Every run of the grid, validated, without duplicates, in a stable order."""
         runs: dict[str, RunConfig] = {}
-        for selector in self.selectors:
-            sizes = (None,) if get_selector(selector).fixed_size else self.subset_sizes
-            for size in sizes:
-                for lr in self.learning_rates[selector]:
-                    for seed in self.seeds:
-                        config = RunConfig(task=self.task, selector=selector, learning_rate=float(lr), seed=seed,
-                                           model=self.model, subset_size=size, epochs=self.epochs,
-                                           batch_size=self.batch_size, train_size=self.train_size,
-                                           val_size=self.val_size, max_length=self.max_length,
-                                           data_source=data_source)
-                        runs.setdefault(config.run_id(), config)
+        for selector, size in self.cells():
+            for lr in self.rates_for(selector, size):
+                for seed in self.seeds:
+                    config = RunConfig(task=self.task, selector=selector, learning_rate=float(lr), seed=seed,
+                                       model=self.model, subset_size=size, epochs=self.epochs,
+                                       batch_size=self.batch_size, train_size=self.train_size,
+                                       val_size=self.val_size, max_length=self.max_length,
+                                       data_source=data_source)
+                    runs.setdefault(config.run_id(), config)
         return list(runs.values())
+
+
+def size_label(size: float | None) -> str:
+    """How a subset size is written in grids and keys: "bitfit" for BitFit's share, else %g."""
+    return BITFIT_SIZE if size is None else f"{size:g}"
 
 
 def _grid_125(low_exponent: int, high_exponent: int) -> tuple[float, ...]:
@@ -74,10 +88,11 @@ PROFILES: dict[str, dict] = {
     "smoke": dict(model="tiny-random", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2),
                   learning_rates={"random": (1e-2, 1e-1), "bitfit": (1e-2, 1e-1), "full": (1e-3, 1e-2)},
                   seeds=(0, 1), epochs=1, train_size=24, val_size=8, max_length=32),
-    "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2, 1e-1),
-                learning_rates={"random": (1e-3, 1e-2, 1e-1), "bitfit": (1e-3, 1e-2, 1e-1),
-                                "full": (3e-5, 1e-4, 3e-4)},
-                seeds=(0,), epochs=1, train_size=1000, val_size=300, max_length=64),
+    "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(None, 1e-2, 1e-1),
+                # half-decade grids centred where a 1-2-5 pilot put the optimum (see book: running)
+                learning_rates={"random": (3e-3, 1e-2, 3e-2), "random@0.1": (3e-4, 1e-3, 3e-3),
+                                "bitfit": (3e-4, 1e-3, 3e-3), "full": (3e-5, 1e-4, 3e-4)},
+                seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64),
     "paper": dict(model="roberta-base", selectors=("random", "bitfit", "full"),
                   subset_sizes=(1e-5, 1e-4, None, 1e-3, 1e-2, 1e-1),
                   learning_rates={"random": PAPER_GRID, "bitfit": PAPER_GRID, "full": PAPER_GRID},
@@ -106,9 +121,13 @@ def _as_size(value) -> float | None:
 
 
 def _as_rates(value, selectors: tuple[str, ...], defaults: Mapping) -> dict[str, tuple[float, ...]]:
+    """A mapping replaces the profile's grids key by key (a selector's key also drops the
+    profile's "selector@size" keys); a list is one grid for every selector and size."""
     if isinstance(value, Mapping):
-        grid = {name: tuple(float(v) for v in _as_list(rates, f"learning_rates[{name!r}]")) for name, rates in value.items()}
-        return {name: grid.get(name, tuple(defaults.get(name, ()))) for name in selectors}
+        given = {key: tuple(float(v) for v in _as_list(rates, f"learning_rates[{key!r}]")) for key, rates in value.items()}
+        kept = {key: tuple(rates) for key, rates in defaults.items()
+                if key.split("@")[0] in selectors and key.split("@")[0] not in given}
+        return {**kept, **given}
     shared = tuple(float(v) for v in _as_list(value, "learning_rates"))
     return {name: shared for name in selectors}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from repro.config import RunConfig
 from repro.data import load_task

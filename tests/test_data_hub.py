@@ -78,8 +78,9 @@ def test_from_hub_wikitext():
 def test_hub_loading_uses_converters(monkeypatch):
     calls = []
 
-    def fake_load_dataset(path, name=None, split=None):
+    def fake_load_dataset(path, name=None, split=None, revision=None):
         calls.append((path, name, split))
+        assert revision is None  # GLUE is stored as parquet
         return sst2_split()
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)

@@ -49,7 +49,7 @@ def from_hub_qnli(ds) -> list[SequenceExample]:
 
 
 def from_hub_conll(ds) -> list[TokenExample]:
-    """eriktks/conll2003 split (tokens, ner_tags as IOB2 indices in our label order)."""
+    """conll2003 split (lhoestq/conll2003) (tokens, ner_tags as IOB2 indices in our label order)."""
     _check_label_names(ds, "ner_tags", get_task_spec("conll03").label_names)
     return [
         TokenExample(tokens=tuple(words), tags=tuple(int(t) for t in tags))
@@ -78,22 +78,24 @@ class HubSource:
     test_split: str
     convert: Callable
     notes: tuple[str, ...] = ()
+    revision: str | None = None  # script-based datasets: the hub's parquet conversion
 
 
 HUB_SOURCES: dict[str, HubSource] = {
     "sst2": HubSource("nyu-mll/glue", "sst2", "train", "validation", from_hub_sst2),
     "qnli": HubSource("nyu-mll/glue", "qnli", "train", "validation", from_hub_qnli, (QNLI_HUB_NOTE,)),
-    "conll03": HubSource("eriktks/conll2003", None, "train", "test", from_hub_conll),
-    "trec6": HubSource("CogComp/trec", None, "train", "test", from_hub_trec),
+    # datasets >= 4 refuses loading scripts: a parquet copy of conll2003, and TREC's parquet conversion
+    "conll03": HubSource("lhoestq/conll2003", None, "train", "test", from_hub_conll),
+    "trec6": HubSource("CogComp/trec", None, "train", "test", from_hub_trec, revision="refs/convert/parquet"),
 }
 WIKITEXT_SOURCE = ("Salesforce/wikitext", "wikitext-2-raw-v1")
 
 
-def _load_split(path: str, config: str | None, split: str):
+def _load_split(path: str, config: str | None, split: str, revision: str | None = None):
     import datasets
 
     try:
-        return datasets.load_dataset(path, config, split=split)
+        return datasets.load_dataset(path, config, split=split, revision=revision)
     except Exception as error:  # any hub failure: offline, renamed, unsupported loading script, ...
         raise RuntimeError(
             f"could not load {path} ({config or 'default'}, split {split!r}) from the Hugging Face hub: "
@@ -105,8 +107,8 @@ def load_task_from_hub(name: str) -> TaskData:
     """Full train and test of a registered task, downloaded (or read from the datasets cache)."""
     spec = get_task_spec(name)
     source = HUB_SOURCES[name]
-    train = source.convert(_load_split(source.path, source.config, source.train_split))
-    test = source.convert(_load_split(source.path, source.config, source.test_split))
+    train = source.convert(_load_split(source.path, source.config, source.train_split, source.revision))
+    test = source.convert(_load_split(source.path, source.config, source.test_split, source.revision))
     return TaskData(spec=spec, train=train, test=test, source=f"hub:{source.path}", notes=source.notes)
 
 
