@@ -88,10 +88,11 @@ PROFILES: dict[str, dict] = {
     "smoke": dict(model="tiny-random", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2),
                   learning_rates={"random": (1e-2, 1e-1), "bitfit": (1e-2, 1e-1), "full": (1e-3, 1e-2)},
                   seeds=(0, 1), epochs=1, train_size=24, val_size=8, max_length=32),
-    "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(None, 1e-2, 1e-1),
-                # half-decade grids centred where a 1-2-5 pilot put the optimum (see book: running)
-                learning_rates={"random": (3e-3, 1e-2, 3e-2), "random@0.1": (3e-4, 1e-3, 3e-3),
-                                "bitfit": (3e-4, 1e-3, 3e-3), "full": (3e-5, 1e-4, 3e-4)},
+    "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(1e-4, None, 1e-2),
+                # half-decade grids centred on a pilot's best validation scores (book: running)
+                learning_rates={"random": (3e-3, 1e-2, 3e-2), "random@0.0001": (1e-2, 3e-2, 1e-1),
+                                "random@bitfit": (1e-2, 3e-2, 1e-1), "bitfit": (1e-3, 3e-3, 1e-2),
+                                "full": (3e-5, 1e-4, 3e-4)},
                 seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64),
     "paper": dict(model="roberta-base", selectors=("random", "bitfit", "full"),
                   subset_sizes=(1e-5, 1e-4, None, 1e-3, 1e-2, 1e-1),
