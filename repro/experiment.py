@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 from repro.config import RunConfig
-from repro.data import encode, load_task, resolve_data_dir, split_for_run
+from repro.data import RunSplits, TaskSpec, load_task, resolve_data_dir, split_indices
+from repro.data.token_cache import encoded_task
 from repro.decoder import decoder_first
 from repro.evaluation import evaluate
 from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
@@ -49,8 +50,10 @@ class Workspace:
 
 @dataclass(frozen=True)
 class PreparedData:
-    spec: object
-    splits: object
+    """A task's splits for one seed and their encodings (same order)."""
+
+    spec: TaskSpec
+    splits: RunSplits
     train: list
     validation: list
     test: list
@@ -59,13 +62,17 @@ class PreparedData:
 
 @functools.lru_cache(maxsize=8)
 def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, train_size: int | None,
-                 val_size: int, seed: int) -> PreparedData:
-    """Split and tokenise a task for one seed (cached per process: a sweep encodes once)."""
+                 val_size: int, seed: int, cache_dir: Path | None = None) -> PreparedData:
+    """Split and tokenise a task for one seed. Encodings of the whole task are cached on disk
+    under `cache_dir` (and in this process), so a sweep tokenises each task once."""
     data = load_task(task, data_dir)
-    splits = split_for_run(data, train_size, val_size, seed)
     tokenizer = load_tokenizer(model)
-    encoded = [encode(part, data.spec, tokenizer, max_length) for part in (splits.train, splits.validation, splits.test)]
-    return PreparedData(data.spec, splits, *encoded, tokenizer.pad_token_id)
+    train_all, test = encoded_task(data, tokenizer, model, max_length, cache_dir)
+    train_index, val_index = split_indices(len(data.train), train_size, val_size, seed, task)
+    splits = RunSplits(train=[data.train[i] for i in train_index], validation=[data.train[i] for i in val_index],
+                       test=data.test)
+    return PreparedData(data.spec, splits, [train_all[i] for i in train_index], [train_all[i] for i in val_index],
+                        test, tokenizer.pad_token_id)
 
 
 def execute(config: RunConfig, workspace: Workspace) -> RunResult:
@@ -74,7 +81,7 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
         raise ValueError(f"config wants {config.data_source!r} data but the workspace reads {workspace.data_source!r}")
     started = time.perf_counter()
     data = prepare_data(config.task, workspace.data_dir, config.model, config.max_length, config.train_size,
-                        config.val_size, config.seed)
+                        config.val_size, config.seed, workspace.store.cache_dir)
     prepared = time.perf_counter()
     torch.manual_seed(config.seed)
     model = build_task_model(config.model, HeadSpec(data.spec.kind, len(data.spec.label_names)), config.seed)

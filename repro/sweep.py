@@ -1,25 +1,23 @@
-"""Run a list of configurations: checks first, then each run, skipping finished ones.
-
-Only the serial executor exists so far; every executor is to call `run_one`.
-"""
+"""Run a list of configurations: checks first, then every run not finished yet, on an executor."""
 from __future__ import annotations
 
+import statistics
 from collections import Counter
+from dataclasses import dataclass
 
 from tqdm import tqdm
 
 from repro.config import RunConfig
 from repro.data import load_task
-from repro.experiment import Workspace, run_one
+from repro.executors import ExecutorConfig, execute
+from repro.experiment import Workspace
 from repro.models import check_model_available
 from repro.results import FINISHED, RunResult
-
-EXECUTORS = ("serial",)
 
 
 def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
     """Every check that can fail before training: a non-empty grid without duplicates,
-    loadable models and data, a writable results folder. Raises ValueError/FileNotFoundError."""
+    loadable models and data, a writable results folder. Raises ValueError/OSError."""
     if not configs:
         raise ValueError("empty grid: no runs to execute")
     duplicates = [run_id for run_id, n in Counter(c.run_id() for c in configs).items() if n > 1]
@@ -33,29 +31,68 @@ def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
         check_model_available(model)
     for task in sorted({c.task for c in configs}):
         load_task(task, workspace.data_dir)
-    workspace.results_dir.mkdir(parents=True, exist_ok=True)
-    probe = workspace.results_dir / ".write-test"
     try:
+        workspace.results_dir.mkdir(parents=True, exist_ok=True)
+        probe = workspace.results_dir / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as error:
         raise PermissionError(f"results folder {workspace.results_dir} is not writable: {error}") from error
 
 
-def run_sweep(configs: list[RunConfig], workspace: Workspace, executor: str = "serial") -> list[RunResult]:
-    """Run every configuration not finished yet (ok or diverged) and return all results,
-    in the order of `configs`. A failing run is recorded and the sweep goes on."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; available: {EXECUTORS}")
-    preflight(configs, workspace)
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep would do: finished runs are kept, the rest (new or failed) run."""
+
+    finished: list[RunConfig]
+    pending: list[RunConfig]
+    seconds_per_run: dict[tuple[str, str], float]  # (model, task) -> median of finished runs
+
+    def estimate_seconds(self) -> float | None:
+        """Compute left, from the median time of finished runs of the same (model, task);
+        None when a pending run has no finished run to be timed by."""
+        total = 0.0
+        for config in self.pending:
+            seconds = self.seconds_per_run.get((config.model, config.task))
+            if seconds is None:
+                return None
+            total += seconds
+        return total
+
+
+def plan_sweep(configs: list[RunConfig], workspace: Workspace) -> SweepPlan:
     store = workspace.store
-    results, failures = [], 0
-    bar = tqdm(configs, desc="runs", disable=not workspace.progress)
-    for config in bar:
+    finished, pending, timings = [], [], {}
+    for config in configs:
         result = store.load(config)
-        if result is None or result.status not in FINISHED:
-            result = run_one(config, workspace)
+        if result is not None and result.status in FINISHED:
+            finished.append(config)
+            if "total_s" in result.timings:
+                timings.setdefault((config.model, config.task), []).append(result.timings["total_s"])
+        else:
+            pending.append(config)
+    return SweepPlan(finished, pending, {key: statistics.median(v) for key, v in timings.items()})
+
+
+def run_sweep(configs: list[RunConfig], workspace: Workspace,
+              executor: str | ExecutorConfig = "serial") -> list[RunResult]:
+    """Run every configuration not finished yet (ok or diverged) and return all results in the
+    order of `configs`. A failing run is recorded and the others go on; a sweep killed at any
+    moment resumes from the results already written."""
+    executor = executor if isinstance(executor, ExecutorConfig) else ExecutorConfig(name=executor)
+    preflight(configs, workspace)
+    plan = plan_sweep(configs, workspace)
+    failures = 0
+    bar = tqdm(total=len(configs), initial=len(plan.finished), desc="runs", disable=not workspace.progress)
+
+    def on_result(result: RunResult) -> None:
+        nonlocal failures
         failures += result.status == "failed"
-        results.append(result)
-        bar.set_postfix(failed=failures, refresh=False)
-    return results
+        bar.update(1)
+        bar.set_postfix(failed=failures, refresh=True)
+
+    try:
+        execute(plan.pending, workspace, executor, on_result)
+    finally:
+        bar.close()
+    return [workspace.store.load(config) for config in configs]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import repro.sweep
+import repro.executors
 from repro.config import RunConfig
 from repro.experiment import Workspace, run_one
 from repro.results import ResultStore, RunResult
@@ -119,7 +119,7 @@ def test_sweep_skips_finished_runs_and_survives_failures(tmp_path, study_data, m
 ])
 def test_sweep_rejects_bad_input_before_training(tmp_path, study_data, monkeypatch, problem, match):
     called = []
-    monkeypatch.setattr(repro.sweep, "run_one", lambda *a: called.append(a))
+    monkeypatch.setattr(repro.executors, "run_one", lambda *a: called.append(a))
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     configs = {"empty": [], "duplicate": [config(), config()], "model": [config(model="no such model!")],
                "data": [config(task="trec6")]}[problem]
@@ -129,5 +129,23 @@ def test_sweep_rejects_bad_input_before_training(tmp_path, study_data, monkeypat
 
 
 def test_unknown_executor(tmp_path, study_data):
-    with pytest.raises(ValueError, match="unknown executor 'slurm'"):
-        run_sweep([config()], Workspace.create(tmp_path, study_data, progress=False), executor="slurm")
+    with pytest.raises(ValueError, match="unknown executor 'cloud'"):
+        run_sweep([config()], Workspace.create(tmp_path, study_data, progress=False), executor="cloud")
+
+
+def test_tokenised_task_is_cached_on_disk(tmp_path, study_data, monkeypatch):
+    from repro.data import load_task
+    from repro.data import token_cache
+    from repro.models import load_tokenizer
+
+    data, tokenizer = load_task("sst2", study_data), load_tokenizer("tiny-random")
+    first = token_cache.encoded_task(data, tokenizer, "tiny-random", 32, tmp_path)
+    assert len(list((tmp_path / "tokens").glob("sst2-*.pt"))) == 1
+
+    def no_encoding(*args):
+        raise AssertionError("encoded again instead of reading the cache")
+
+    monkeypatch.setattr(token_cache, "encode", no_encoding)
+    assert token_cache.encoded_task(data, tokenizer, "tiny-random", 32, tmp_path) == first
+    with pytest.raises(AssertionError, match="encoded again"):
+        token_cache.encoded_task(data, tokenizer, "tiny-random", 16, tmp_path)  # another max length, another key

@@ -98,31 +98,33 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None) -> TaskData:
     return _load_task_cached(name, resolve_data_dir(data_dir))
 
 
+def split_indices(n: int, train_size: int | None, val_size: int, seed: int, task: str = "") -> tuple[list[int], list[int]]:
+    """(train, validation) positions into a training split of `n` examples, as `split_for_run` takes them."""
+    if val_size < 1:
+        raise ValueError(f"val_size must be >= 1, got {val_size}")
+    if train_size is not None and train_size < 1:
+        raise ValueError(f"train_size must be >= 1 or None (all the rest), got {train_size}")
+    needed = val_size + (train_size if train_size is not None else 1)
+    if needed > n:
+        raise ValueError(
+            f"train_size={train_size} + val_size={val_size} needs {needed} examples (train_size=None needs "
+            f"at least 1 left for training), but {task} train has only {n}"
+        )
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    end = val_size + train_size if train_size is not None else n
+    return order[val_size:end], order[:val_size]
+
+
 def split_for_run(data: TaskData, train_size: int | None, val_size: int, seed: int) -> RunSplits:
     """Shuffle train with random.Random(seed); first val_size -> validation, next train_size (None: rest) -> train.
 
     The test set is returned untouched. ValueError if val_size < 1, train_size < 1, or the two
     together exceed len(data.train).
     """
-    available = len(data.train)
-    if val_size < 1:
-        raise ValueError(f"val_size must be >= 1, got {val_size}")
-    if train_size is not None and train_size < 1:
-        raise ValueError(f"train_size must be >= 1 or None (all the rest), got {train_size}")
-    needed = val_size + (train_size if train_size is not None else 1)
-    if needed > available:
-        raise ValueError(
-            f"train_size={train_size} + val_size={val_size} needs {needed} examples (train_size=None needs "
-            f"at least 1 left for training), but {data.spec.name} train has only {available}"
-        )
-    order = list(range(available))
-    random.Random(seed).shuffle(order)
-    end = val_size + train_size if train_size is not None else available
-    return RunSplits(
-        train=[data.train[i] for i in order[val_size:end]],
-        validation=[data.train[i] for i in order[:val_size]],
-        test=data.test,
-    )
+    train, validation = split_indices(len(data.train), train_size, val_size, seed, data.spec.name)
+    return RunSplits(train=[data.train[i] for i in train], validation=[data.train[i] for i in validation],
+                     test=data.test)
 
 
 def load_wikitext(split: str, data_dir: str | os.PathLike | None = None) -> list[str]:

@@ -1,0 +1,116 @@
+"""Command line: `python -m repro sweep|run-index|results ...` (see `--help` of each)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from repro.executors import EXECUTORS, ExecutorConfig
+
+
+def _workspace(args):
+    from repro.experiment import Workspace
+
+    return Workspace.create(args.results_dir, args.data_dir)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results-dir", default="results", help="results folder (default: results)")
+    parser.add_argument("--data-dir", default=None,
+                        help="raw data folder (default: $REPRO_DATA_DIR, else the Hugging Face hub)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sweep = commands.add_parser("sweep", help="run every unfinished run of a grid file")
+    sweep.add_argument("grid", type=Path, help="grid file (YAML), e.g. grids/cpu/subset_size.yaml")
+    sweep.add_argument("--executor", default="serial", help=f"one of {', '.join(EXECUTORS)} (default: serial)")
+    sweep.add_argument("--dry-run", action="store_true", help="print what would run and an estimate; run nothing")
+    sweep.add_argument("--workers", type=int, default=ExecutorConfig.workers, help="local: processes")
+    sweep.add_argument("--threads", type=int, default=ExecutorConfig.threads_per_worker,
+                       help="local: torch threads per process")
+    sweep.add_argument("--partition", default=None, help="slurm: partition")
+    sweep.add_argument("--array-parallelism", type=int, default=ExecutorConfig.array_parallelism,
+                       help="slurm: jobs running at once")
+    sweep.add_argument("--gpus", type=int, default=ExecutorConfig.gpus_per_job, help="slurm: GPUs per job")
+    sweep.add_argument("--timeout-min", type=int, default=ExecutorConfig.timeout_min, help="slurm: minutes per job")
+    _add_common(sweep)
+
+    index = commands.add_parser("run-index", help="run the INDEX-th run of a grid (for any scheduler's array jobs)")
+    index.add_argument("grid", type=Path)
+    index.add_argument("index", type=int)
+    _add_common(index)
+
+    results = commands.add_parser("results", help="summary table of a results folder")
+    results.add_argument("results_dir", type=Path)
+    return parser
+
+
+def _sweep(args) -> int:
+    from repro.grid import load_grid
+    from repro.sweep import plan_sweep, preflight, run_sweep
+
+    executor = ExecutorConfig(name=args.executor, workers=args.workers, threads_per_worker=args.threads,
+                              slurm_partition=args.partition, array_parallelism=args.array_parallelism,
+                              gpus_per_job=args.gpus, timeout_min=args.timeout_min)
+    grid = load_grid(args.grid)
+    workspace = _workspace(args)
+    configs = grid.configs(workspace.data_source)
+    if args.dry_run:
+        preflight(configs, workspace)
+        plan = plan_sweep(configs, workspace)
+        seconds = plan.estimate_seconds()
+        estimate = ("unknown: no finished run of the same model and task to time yet" if seconds is None
+                    else f"{seconds / 3600:.2f} hours of one {executor.name} worker, from finished runs' median time")
+        print(f"{args.grid}: {len(configs)} runs, {len(plan.finished)} finished, {len(plan.pending)} to run\n"
+              f"estimated compute: {estimate}")
+        return 0
+    results = run_sweep(configs, workspace, executor)
+    statuses = [r.status for r in results]
+    print(f"{len(results)} runs: " + ", ".join(f"{s} {statuses.count(s)}" for s in ("ok", "diverged", "failed")))
+    return 0
+
+
+def _run_index(args) -> int:
+    from repro.experiment import run_one
+    from repro.grid import load_grid
+    from repro.results import FINISHED
+
+    workspace = _workspace(args)
+    configs = load_grid(args.grid).configs(workspace.data_source)
+    if not 0 <= args.index < len(configs):
+        raise ValueError(f"index {args.index} is outside the grid's {len(configs)} runs (0..{len(configs) - 1})")
+    config = configs[args.index]
+    stored = workspace.store.load(config)
+    result = stored if stored is not None and stored.status in FINISHED else run_one(config, workspace)
+    print(f"run {args.index} ({config.run_id()}): {result.status}")
+    return 0 if result.status != "failed" else 1
+
+
+def _results(args) -> int:
+    import pandas as pd
+
+    from repro.analysis import summarise
+    from repro.plots import results_table
+    from repro.results import ResultStore
+
+    frame = ResultStore(args.results_dir).to_frame()
+    if frame.empty:
+        raise ValueError(f"no results in {args.results_dir}")
+    for (model, task), part in frame.groupby(["model", "task"]):
+        print(f"\n{model} on {task}:")
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(results_table(summarise(part)).to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"sweep": _sweep, "run-index": _run_index, "results": _results}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

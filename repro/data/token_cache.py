@@ -1,0 +1,49 @@
+"""Tokenised tasks cached on disk per (task, data source, tokenizer, max length).
+
+A sweep of a thousand runs tokenises each task once: the full train and test splits are
+encoded, saved atomically under `<cache_dir>/tokens/`, and every run picks its examples by
+position. The key holds the data source and split sizes, not file contents: after editing
+data files in place, delete the cache folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from repro.data.encoding import EncodedExample, encode
+from repro.data.schema import TaskData
+from repro.storage import atomic_target
+
+FORMAT = 1
+
+
+def cache_key(data: TaskData, tokenizer_name: str, max_length: int) -> str:
+    fields = {"task": data.spec.name, "source": data.source, "train": len(data.train), "test": len(data.test),
+              "tokenizer": tokenizer_name, "max_length": max_length, "format": FORMAT}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _pack(examples: list[EncodedExample]) -> list[tuple]:
+    return [(e.input_ids, e.label, e.token_type_ids, e.word_ids) for e in examples]
+
+
+def _unpack(rows: list[tuple]) -> list[EncodedExample]:
+    return [EncodedExample(list(ids), label, types, words) for ids, label, types, words in rows]
+
+
+def encoded_task(data: TaskData, tokenizer, tokenizer_name: str, max_length: int,
+                 cache_dir: Path | None) -> tuple[list[EncodedExample], list[EncodedExample]]:
+    """(train, test) encodings of a whole task, read from the cache or encoded and cached."""
+    path = None if cache_dir is None else cache_dir / "tokens" / f"{data.spec.name}-{cache_key(data, tokenizer_name, max_length)}.pt"
+    if path is not None and path.exists():
+        stored = torch.load(path, weights_only=True)
+        return _unpack(stored["train"]), _unpack(stored["test"])
+    train = encode(data.train, data.spec, tokenizer, max_length)
+    test = encode(data.test, data.spec, tokenizer, max_length)
+    if path is not None:
+        with atomic_target(path) as tmp:
+            torch.save({"train": _pack(train), "test": _pack(test)}, tmp)
+    return train, test
