@@ -118,3 +118,18 @@ def test_sweep_killed_with_sigkill_resumes(tmp_path, study_data):
     after = {p.name: p.stat().st_mtime_ns for p in (results / "runs").glob("*.json")}
     assert len(after) == 12
     assert all(after[name] == mtime for name, mtime in before.items())  # nothing finished was redone
+
+
+def test_slurm_job_requeues_itself_and_skips_finished_runs(tmp_path, study_data, monkeypatch):
+    import repro.executors
+    from repro.executors import SlurmRun
+
+    workspace = Workspace.create(tmp_path / "results", study_data, "cpu", progress=False)
+    config = load_grid(write_grid(tmp_path)).configs("local")[0]
+    job = SlurmRun(workspace)
+    requeued = job.checkpoint(config.to_dict())  # what submitit calls on preemption or timeout
+    assert isinstance(requeued.function, SlurmRun) and requeued.args == (config.to_dict(),)
+    first = job(config.to_dict())
+    assert first.status == "ok"
+    monkeypatch.setattr(repro.executors, "run_one", lambda *a: pytest.fail("a finished run was redone"))
+    assert job(config.to_dict()).metrics == first.metrics
