@@ -17,6 +17,8 @@ def plot_score_vs_subset_size(summary: pd.DataFrame, *, metric: str, title: str,
     edge_label = "learning rate at the edge of its grid"
     for selector, rows in summary.dropna(subset=["test_mean"]).groupby("selector", sort=True):
         rows = rows.sort_values("fraction")
+        if selector == "full":  # the ceiling: a reference line across all sizes
+            ax.axhline(rows["test_mean"].iloc[0], color="grey", linestyle="--", label="full fine-tuning")
         ax.errorbar(rows["fraction"], rows["test_mean"], yerr=rows["test_std"].fillna(0.0).to_numpy(),
                     marker=MARKERS.get(selector, "^"), capsize=3, label=selector, linestyle="-" if len(rows) > 1 else "none")
         edge = rows[rows["at_edge"]]
@@ -37,6 +39,7 @@ def results_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as the book shows it: one row per selector and size, formatted."""
     from repro.analysis import format_mean_std
 
+    summary = summary.sort_values(["selector", "fraction"])
     table = pd.DataFrame({
         "selector": summary["selector"],
         "subset size": summary["fraction"].map(lambda f: f"{f:.2e}" if np.isfinite(f) else "n/a"),
@@ -47,4 +50,4 @@ def results_table(summary: pd.DataFrame) -> pd.DataFrame:
         "at edge": summary["at_edge"].map({True: "yes", False: ""}),
         "diverged/failed": [f"{d}/{f}" for d, f in zip(summary["n_diverged"], summary["n_failed"])],
     })
-    return table.sort_values(["selector", "subset size"]).reset_index(drop=True)
+    return table.set_index("selector")
