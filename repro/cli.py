@@ -102,7 +102,7 @@ def _results(args) -> int:
     for (model, task), part in frame.groupby(["model", "task"]):
         print(f"\n{model} on {task}:")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(results_table(summarise(part)).to_string(index=False))
+            print(results_table(summarise(part)).to_string())
     return 0
 
 
