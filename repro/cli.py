@@ -65,7 +65,7 @@ def _sweep(args) -> int:
         estimate = ("unknown: no finished run of the same model and task to time yet" if seconds is None
                     else f"{seconds / 3600:.2f} hours of one {executor.name} worker, from finished runs' median time")
         print(f"{args.grid}: {len(configs)} runs, {len(plan.finished)} finished, {len(plan.pending)} to run\n"
-              f"estimated compute: {estimate}")
+              f"compute left: {plan.pending_steps:,} optimizer steps; estimated time: {estimate}")
         return 0
     results = run_sweep(configs, workspace, executor)
     statuses = [r.status for r in results]

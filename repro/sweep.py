@@ -1,6 +1,7 @@
 """Run a list of configurations: checks first, then every run not finished yet, on an executor."""
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class SweepPlan:
     finished: list[RunConfig]
     pending: list[RunConfig]
     seconds_per_run: dict[tuple[str, str], float]  # (model, task) -> median of finished runs
+    pending_steps: int  # optimizer steps of the pending runs (decoder-first not counted)
 
     def estimate_seconds(self) -> float | None:
         """Compute left, from the median time of finished runs of the same (model, task);
@@ -60,7 +62,16 @@ class SweepPlan:
         return total
 
 
+def training_steps(config: RunConfig, workspace: Workspace) -> int:
+    """Optimizer steps of one run: batches per epoch times epochs."""
+    examples = config.train_size
+    if examples is None:
+        examples = len(load_task(config.task, workspace.data_dir).train) - config.val_size
+    return math.ceil(examples / config.batch_size) * config.epochs
+
+
 def plan_sweep(configs: list[RunConfig], workspace: Workspace) -> SweepPlan:
+    """Split `configs` into finished and pending runs, with what is known of their cost."""
     store = workspace.store
     finished, pending, timings = [], [], {}
     for config in configs:
@@ -71,7 +82,8 @@ def plan_sweep(configs: list[RunConfig], workspace: Workspace) -> SweepPlan:
                 timings.setdefault((config.model, config.task), []).append(result.timings["total_s"])
         else:
             pending.append(config)
-    return SweepPlan(finished, pending, {key: statistics.median(v) for key, v in timings.items()})
+    steps = sum(training_steps(config, workspace) for config in pending)
+    return SweepPlan(finished, pending, {key: statistics.median(v) for key, v in timings.items()}, steps)
 
 
 def run_sweep(configs: list[RunConfig], workspace: Workspace,

@@ -72,6 +72,7 @@ def test_dry_run_counts_and_estimates(tmp_path, study_data, capsys):
     assert main(args + ["--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "6 runs, 0 finished, 6 to run" in out and "unknown" in out
+    assert "12 optimizer steps" in out  # 6 runs x ceil(24 / 16) batches x 1 epoch
     assert not (results / "runs").exists()
     assert main(["run-index", str(grid), "0", "--data-dir", str(study_data), "--results-dir", str(results)]) == 0
     assert main(args + ["--dry-run"]) == 0
