@@ -22,6 +22,7 @@ class RunConfig:
     fraction for flexible selectors, and must be None for fixed-size ones (bitfit, full).
     train_size: training examples after carving `val_size` for validation (None = all).
     data_source: "local" (a data folder) or "hub"; QNLI differs between the two.
+    fisher_samples: N of the empirical Fisher for score-based selectors (all of train if fewer).
     """
 
     task: str
@@ -38,6 +39,7 @@ class RunConfig:
     warmup_fraction: float = 0.1
     max_grad_norm: float = 5.0
     data_source: str = "local"
+    fisher_samples: int = 1024
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def __post_init__(self):
@@ -49,6 +51,8 @@ class RunConfig:
                              f"got {self.subset_size!r}")
         if self.subset_size is not None and not (0.0 < self.subset_size <= 1.0):
             raise ValueError(f"subset size {self.subset_size!r} must be a fraction in (0, 1]")
+        if self.fisher_samples < 1:
+            raise ValueError(f"fisher_samples (N) {self.fisher_samples!r} must be >= 1")
         if self.data_source not in DATA_SOURCES:
             raise ValueError(f"data_source {self.data_source!r} must be one of {DATA_SOURCES}")
         if self.train_size is not None and self.train_size < 1:

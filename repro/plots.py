@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-MARKERS = {"random": "o", "bitfit": "s", "full": "D"}
+MARKERS = {"random": "o", "bitfit": "s", "full": "D", "largest_downstream_sqgrad": "P"}
 
 
 def plot_score_vs_subset_size(summary: pd.DataFrame, *, metric: str, title: str, ax=None):

@@ -1,7 +1,10 @@
 """Subset selectors: which encoder entries a run may change.
 
-Contract of every selector: `select(params, k, seed) -> Mask` returns boolean tensors shaped
-like `params` with exactly `k` True entries in all, and the same mask for the same inputs.
+Contract of every selector: `select(params, k, seed, stats) -> Mask` returns boolean tensors
+shaped like `params` with exactly `k` True entries in all, and the same mask for the same
+inputs. `stats` (a `repro.gradient_stats.GradientStats`) is only read by score-based
+selectors, which take the k largest scores over the whole encoder (ties: earlier tensor,
+then lower flat index, see `repro.topk`).
 Subset sizes are fractions of the encoder's parameters (the task head is excluded);
 `k = round(fraction * n)`, at least 1. Fixed-size selectors (BitFit, full fine-tuning)
 define their own k and reject any other.
@@ -12,6 +15,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+
+from repro.topk import global_topk_mask
 
 Mask = dict[str, torch.Tensor]
 Params = dict[str, torch.Tensor]
@@ -51,7 +56,7 @@ def _check_k(params: Params, k: int) -> None:
         raise ValueError(f"k={k} must be between 1 and the encoder's {total} parameters")
 
 
-def select_random(params: Params, k: int, seed: int) -> Mask:
+def select_random(params: Params, k: int, seed: int, stats=None) -> Mask:
     """k entries uniformly at random over all encoder parameters, without replacement."""
     _check_k(params, k)
     total = count_parameters(params)
@@ -61,16 +66,25 @@ def select_random(params: Params, k: int, seed: int) -> Mask:
     return _split_flat(params, flat)
 
 
-def select_bitfit(params: Params, k: int, seed: int) -> Mask:
+def select_bitfit(params: Params, k: int, seed: int, stats=None) -> Mask:
     """Every bias term of the encoder (LayerNorm biases included); k must equal their count."""
     _require_fixed_k("bitfit", k, bitfit_k(params))
     return {name: torch.full(p.shape, is_bias(name), dtype=torch.bool) for name, p in params.items()}
 
 
-def select_full(params: Params, k: int, seed: int) -> Mask:
+def select_full(params: Params, k: int, seed: int, stats=None) -> Mask:
     """Every encoder entry (full fine-tuning); k must equal the encoder's size."""
     _require_fixed_k("full", k, count_parameters(params))
     return {name: torch.ones(p.shape, dtype=torch.bool) for name, p in params.items()}
+
+
+def select_largest_downstream_sqgrad(params: Params, k: int, seed: int, stats=None) -> Mask:
+    """The k entries with the largest downstream empirical Fisher (Sung et al., 2021)."""
+    _check_k(params, k)
+    if stats is None:
+        raise ValueError("selector 'largest_downstream_sqgrad' needs gradient statistics (stats=None given)")
+    scores = stats.downstream()
+    return global_topk_mask({name: scores[name] for name in params}, k)
 
 
 def _require_fixed_k(selector: str, k: int, natural: int) -> None:
@@ -91,7 +105,7 @@ class Selector:
     """A named selection strategy; `natural_k` is set for fixed-size selectors."""
 
     name: str
-    select: Callable[[Params, int, int], Mask]
+    select: Callable[..., Mask]
     natural_k: Callable[[Params], int] | None = None
     description: str = ""
 
@@ -110,6 +124,8 @@ SELECTORS: dict[str, Selector] = {
     "random": Selector("random", select_random, None, "k entries uniformly at random"),
     "bitfit": Selector("bitfit", select_bitfit, bitfit_k, "all bias terms (BitFit)"),
     "full": Selector("full", select_full, count_parameters, "full fine-tuning"),
+    "largest_downstream_sqgrad": Selector("largest_downstream_sqgrad", select_largest_downstream_sqgrad, None,
+                                          "largest squared gradients on the task's training data (eq. 2)"),
 }
 
 

@@ -86,17 +86,20 @@ PAPER_GRID = _grid_125(-5, -1)  # 1e-5 ... 1e-1, the paper's cap
 
 PROFILES: dict[str, dict] = {
     "smoke": dict(model="tiny-random", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2),
-                  learning_rates={"random": (1e-2, 1e-1), "bitfit": (1e-2, 1e-1), "full": (1e-3, 1e-2)},
+                  learning_rates={"random": (1e-2, 1e-1), "bitfit": (1e-2, 1e-1), "full": (1e-3, 1e-2),
+                                  "largest_downstream_sqgrad": (1e-2, 1e-1)},
                   seeds=(0, 1), epochs=1, train_size=24, val_size=8, max_length=32),
     "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(1e-4, None, 1e-2),
                 # half-decade grids centred on a pilot's best validation scores (book: running)
                 learning_rates={"random": (3e-3, 1e-2, 3e-2), "random@0.0001": (1e-2, 3e-2, 1e-1),
                                 "random@bitfit": (1e-2, 3e-2, 1e-1), "bitfit": (1e-3, 3e-3, 1e-2),
-                                "full": (3e-5, 1e-4, 3e-4)},
+                                "full": (3e-5, 1e-4, 3e-4),
+                                "largest_downstream_sqgrad": (3e-4, 1e-3, 3e-3)},
                 seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64),
     "paper": dict(model="roberta-base", selectors=("random", "bitfit", "full"),
                   subset_sizes=(1e-5, 1e-4, None, 1e-3, 1e-2, 1e-1),
-                  learning_rates={"random": PAPER_GRID, "bitfit": PAPER_GRID, "full": PAPER_GRID},
+                  learning_rates={"random": PAPER_GRID, "bitfit": PAPER_GRID, "full": PAPER_GRID,
+                                  "largest_downstream_sqgrad": PAPER_GRID},
                   seeds=(0, 1, 2, 3, 4), epochs=4, train_size=None, val_size=1000, max_length=256),
 }
 PAPER_EPOCHS = {"qnli": 2}  # Table 2: QNLI 2 epochs, every other task 4

@@ -149,3 +149,20 @@ def test_tokenised_task_is_cached_on_disk(tmp_path, study_data, monkeypatch):
     assert token_cache.encoded_task(data, tokenizer, "tiny-random", 32, tmp_path) == first
     with pytest.raises(AssertionError, match="encoded again"):
         token_cache.encoded_task(data, tokenizer, "tiny-random", 16, tmp_path)  # another max length, another key
+
+
+def test_downstream_sqgrad_run_records_and_reuses_its_statistics(tmp_path, study_data):
+    workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
+    first = run_one(config(selector="largest_downstream_sqgrad", fisher_samples=10), workspace)
+    assert first.status == "ok", first.reason
+    assert first.selection["stat_samples"] == 10 and not first.selection["stat_cached"]
+    assert first.selection["stat_backward_passes"] >= 1
+    second = run_one(config(selector="largest_downstream_sqgrad", fisher_samples=10, learning_rate=0.01), workspace)
+    assert second.selection["stat_cached"] and second.selection["k"] == first.selection["k"]
+    many = run_one(config(selector="largest_downstream_sqgrad", fisher_samples=10_000, seed=1), workspace)
+    assert many.selection["stat_samples"] == 24  # all of the training split
+
+
+def test_fisher_samples_must_be_positive():
+    with pytest.raises(ValueError, match=r"fisher_samples \(N\) 0 must be >= 1"):
+        config(fisher_samples=0)

@@ -83,3 +83,28 @@ def test_default_size_is_bitfit_fraction(params):
 def test_unknown_selector():
     with pytest.raises(ValueError, match="unknown selector 'magic'.*random"):
         get_selector("magic")
+
+
+class FakeStats:
+    def __init__(self, scores):
+        self.scores = scores
+
+    def downstream(self):
+        return self.scores
+
+
+@pytest.mark.parametrize("k", [1, 5, 333, "all"])
+def test_downstream_sqgrad_takes_the_k_largest_scores(params, k):
+    k = count_parameters(params) if k == "all" else k
+    generator = torch.Generator().manual_seed(0)
+    scores = {name: torch.rand(p.shape, generator=generator) for name, p in params.items()}
+    mask = SELECTORS["largest_downstream_sqgrad"].select(params, k, 0, FakeStats(scores))
+    assert mask_size(mask) == k
+    chosen = torch.cat([scores[n][mask[n]] for n in params])
+    left = torch.cat([scores[n][~mask[n]] for n in params])
+    assert left.numel() == 0 or chosen.min() >= left.max()
+
+
+def test_downstream_sqgrad_needs_statistics(params):
+    with pytest.raises(ValueError, match="needs gradient statistics"):
+        SELECTORS["largest_downstream_sqgrad"].select(params, 3, 0, None)
