@@ -38,6 +38,7 @@ def plot_score_vs_subset_size(summary: pd.DataFrame, *, metric: str, title: str,
 def results_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary as the book shows it: one row per selector and size, formatted."""
     from repro.analysis import format_mean_std
+    from repro.grid_extension import at_cap
 
     summary = summary.sort_values(["selector", "fraction"])
     table = pd.DataFrame({
@@ -47,7 +48,8 @@ def results_table(summary: pd.DataFrame) -> pd.DataFrame:
         "validation": summary["val_mean"].map(lambda v: f"{v:.4f}"),
         "learning rate": summary["learning_rate"].map(lambda v: f"{v:g}"),
         "grid": summary["grid"].map(lambda g: ", ".join(f"{v:g}" for v in g)),
-        "at edge": summary["at_edge"].map({True: "yes", False: ""}),
+        "at edge": [("yes (cap)" if capped else "yes") if edge else ""
+                    for edge, capped in zip(summary["at_edge"], at_cap(summary))],
         "diverged/failed": [f"{d}/{f}" for d, f in zip(summary["n_diverged"], summary["n_failed"])],
     })
     return table.set_index("selector")

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from repro.analysis import summarise
 from repro.config import RunConfig
 from repro.data import load_task
 from repro.executors import ExecutorConfig, execute
 from repro.experiment import Workspace
 from repro.models import check_model_available
 from repro.results import FINISHED, RunResult
+from repro.study import Study
 
 
 def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
@@ -108,3 +110,23 @@ def run_sweep(configs: list[RunConfig], workspace: Workspace,
     finally:
         bar.close()
     return [workspace.store.load(config) for config in configs]
+
+
+def run_study(study: Study, workspace: Workspace, executor: str | ExecutorConfig = "serial", *,
+              extend_edges: bool = False, max_rounds: int = 3) -> tuple[Study, list[RunResult]]:
+    """Run a study's grid; with `extend_edges`, apply the paper's rule: extend every cell whose
+    best validation rate is at an edge of its grid and rerun, for up to `max_rounds` rounds.
+    Returns the (possibly extended) study and the results of all its runs."""
+    from repro.grid_extension import edge_extensions, extend_study
+
+    configs = study.configs(workspace.data_source)
+    results = run_sweep(configs, workspace, executor)
+    for _ in range(max_rounds if extend_edges else 0):
+        frame = workspace.store.to_frame()
+        extensions = edge_extensions(summarise(frame[frame["run_id"].isin({c.run_id() for c in configs})]))
+        if not extensions:
+            break
+        study = extend_study(study, extensions)
+        configs = study.configs(workspace.data_source)
+        results = run_sweep(configs, workspace, executor)
+    return study, results

@@ -29,3 +29,13 @@ def test_subset_size_notebook_smoke(tmp_path, study_data):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the figure
     assert len(list((tmp_path / "results" / "runs").glob("*.json"))) == 16  # the smoke grid
+
+
+def test_subset_size_notebook_extends_edges(tmp_path, study_data):
+    output = tmp_path / "03.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "03_subset_size.ipynb"), str(output), cwd=str(tmp_path), progress_bar=False,
+        parameters={"profile": "smoke", "data_dir": str(study_data), "results_dir": str(tmp_path / "results"),
+                    "selectors": "bitfit", "seeds": "0", "learning_rates": "0.001", "extend_edges": True},
+    )
+    assert len(list((tmp_path / "results" / "runs").glob("*.json"))) > 1  # the one-value grid grew
