@@ -74,17 +74,15 @@ def _sweep(args) -> int:
 
 
 def _run_index(args) -> int:
-    from repro.experiment import run_one
+    from repro.experiment import run_unless_finished
     from repro.grid import load_grid
-    from repro.results import FINISHED
 
     workspace = _workspace(args)
     configs = load_grid(args.grid).configs(workspace.data_source)
     if not 0 <= args.index < len(configs):
         raise ValueError(f"index {args.index} is outside the grid's {len(configs)} runs (0..{len(configs) - 1})")
     config = configs[args.index]
-    stored = workspace.store.load(config)
-    result = stored if stored is not None and stored.status in FINISHED else run_one(config, workspace)
+    result = run_unless_finished(config, workspace)
     print(f"run {args.index} ({config.run_id()}): {result.status}")
     return 0 if result.status != "failed" else 1
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from repro.config import RunConfig
-from repro.experiment import Workspace, run_one
+from repro.experiment import Workspace, run_one, run_unless_finished
 from repro.results import FINISHED, RunResult
 
 EXECUTORS = ("serial", "local", "slurm")
@@ -96,11 +96,7 @@ class SlurmRun:
         self.workspace = replace(workspace, progress=False)
 
     def __call__(self, config_dict: dict) -> RunResult:
-        config = RunConfig.from_dict(config_dict)
-        stored = self.workspace.store.load(config)
-        if stored is not None and stored.status in FINISHED:
-            return stored
-        return run_one(config, self.workspace)
+        return run_unless_finished(RunConfig.from_dict(config_dict), self.workspace)
 
     def checkpoint(self, config_dict: dict):
         import submitit

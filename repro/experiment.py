@@ -16,7 +16,7 @@ from repro.decoder import decoder_first
 from repro.evaluation import evaluate
 from repro.gradient_stats import GradientStats
 from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
-from repro.results import ResultStore, RunResult, environment_info
+from repro.results import FINISHED, ResultStore, RunResult, environment_info
 from repro.selectors import count_parameters, get_selector, mask_size
 from repro.training import train_masked
 
@@ -131,3 +131,11 @@ def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
     result.environment = environment_info()
     workspace.store.write(result)
     return result
+
+
+def run_unless_finished(config: RunConfig, workspace: Workspace) -> RunResult:
+    """The stored result when the run already finished (ok or diverged), else `run_one`."""
+    stored = workspace.store.load(config)
+    if stored is not None and stored.status in FINISHED:
+        return stored
+    return run_one(config, workspace)

@@ -122,7 +122,7 @@ def test_sweep_killed_with_sigkill_resumes(tmp_path, study_data):
 
 
 def test_slurm_job_requeues_itself_and_skips_finished_runs(tmp_path, study_data, monkeypatch):
-    import repro.executors
+    import repro.experiment
     from repro.executors import SlurmRun
 
     workspace = Workspace.create(tmp_path / "results", study_data, "cpu", progress=False)
@@ -132,5 +132,5 @@ def test_slurm_job_requeues_itself_and_skips_finished_runs(tmp_path, study_data,
     assert isinstance(requeued.function, SlurmRun) and requeued.args == (config.to_dict(),)
     first = job(config.to_dict())
     assert first.status == "ok"
-    monkeypatch.setattr(repro.executors, "run_one", lambda *a: pytest.fail("a finished run was redone"))
+    monkeypatch.setattr(repro.experiment, "run_one", lambda *a: pytest.fail("a finished run was redone"))
     assert job(config.to_dict()).metrics == first.metrics
