@@ -134,3 +134,10 @@ def test_slurm_job_requeues_itself_and_skips_finished_runs(tmp_path, study_data,
     assert first.status == "ok"
     monkeypatch.setattr(repro.experiment, "run_one", lambda *a: pytest.fail("a finished run was redone"))
     assert job(config.to_dict()).metrics == first.metrics
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "grids").glob("*/*.yaml")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_shipped_grid_file_is_valid(path):
+    grid = load_grid(path)
+    assert grid.profile == path.parent.name and grid.configs("local")
