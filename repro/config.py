@@ -22,7 +22,8 @@ class RunConfig:
     fraction for flexible selectors, and must be None for fixed-size ones (bitfit, full).
     train_size: training examples after carving `val_size` for validation (None = all).
     data_source: "local" (a data folder) or "hub"; QNLI differs between the two.
-    fisher_samples: N of the empirical Fisher for score-based selectors (all of train if fewer).
+    fisher_samples: N of the downstream empirical Fisher (all of train if fewer);
+    pretrain_fisher_samples: N WikiText sequences for the pretraining one (all if fewer).
     """
 
     task: str
@@ -40,6 +41,7 @@ class RunConfig:
     max_grad_norm: float = 5.0
     data_source: str = "local"
     fisher_samples: int = 1024
+    pretrain_fisher_samples: int = 1024
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def __post_init__(self):
@@ -51,8 +53,9 @@ class RunConfig:
                              f"got {self.subset_size!r}")
         if self.subset_size is not None and not (0.0 < self.subset_size <= 1.0):
             raise ValueError(f"subset size {self.subset_size!r} must be a fraction in (0, 1]")
-        if self.fisher_samples < 1:
-            raise ValueError(f"fisher_samples (N) {self.fisher_samples!r} must be >= 1")
+        for name in ("fisher_samples", "pretrain_fisher_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} (N) {getattr(self, name)!r} must be >= 1")
         if self.data_source not in DATA_SOURCES:
             raise ValueError(f"data_source {self.data_source!r} must be one of {DATA_SOURCES}")
         if self.train_size is not None and self.train_size < 1:

@@ -14,7 +14,7 @@ from repro.data import RunSplits, TaskSpec, load_task, resolve_data_dir, split_i
 from repro.data.token_cache import encoded_task
 from repro.decoder import decoder_first
 from repro.evaluation import evaluate
-from repro.gradient_stats import GradientStats
+from repro.gradient_stats import GradientStats, PretrainingSource
 from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
 from repro.results import FINISHED, ResultStore, RunResult, environment_info
 from repro.selectors import count_parameters, get_selector, mask_size
@@ -93,8 +93,9 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
     params = encoder_parameters(model)
     selector = get_selector(config.selector)
     k = selector.k_for(params, config.subset_size)
-    stats = GradientStats(model, data.train, data.pad_token_id, config.fisher_samples,
-                          workspace.store.cache_dir / "fisher" / f"{config.decoder_key()}-n{config.fisher_samples}.safetensors",
+    stats = GradientStats(model, data.train, data.pad_token_id, config.fisher_samples, workspace.store.cache_dir,
+                          config.decoder_key(),
+                          PretrainingSource(config.model, workspace.data_dir, config.pretrain_fisher_samples),
                           workspace.device, workspace.progress)
     selection_start = time.perf_counter()
     mask = selector.select(params, k, config.seed, stats)

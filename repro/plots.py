@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-MARKERS = {"random": "o", "bitfit": "s", "full": "D", "largest_downstream_sqgrad": "P"}
+MARKERS = {"random": "o", "bitfit": "s", "full": "D", "largest_downstream_sqgrad": "P",
+           "largest_pretrain_sqgrad": "X", "combined": "*"}
 
 
 def plot_score_vs_subset_size(summary: pd.DataFrame, *, metric: str, title: str, ax=None):

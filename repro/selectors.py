@@ -87,6 +87,29 @@ def select_largest_downstream_sqgrad(params: Params, k: int, seed: int, stats=No
     return global_topk_mask({name: scores[name] for name in params}, k)
 
 
+def select_largest_pretrain_sqgrad(params: Params, k: int, seed: int, stats=None) -> Mask:
+    """The k entries with the largest pretraining (MLM on WikiText) empirical Fisher."""
+    _check_k(params, k)
+    if stats is None:
+        raise ValueError("selector 'largest_pretrain_sqgrad' needs gradient statistics (stats=None given)")
+    scores = stats.pretraining()
+    return global_topk_mask({name: scores[name] for name in params}, k)
+
+
+def combined_scores(downstream: dict[str, torch.Tensor], pretraining: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Paper eq. 3: F_down / (1 + F_pretr), entry by entry."""
+    return {name: downstream[name] / (1.0 + pretraining[name]) for name in downstream}
+
+
+def select_combined(params: Params, k: int, seed: int, stats=None) -> Mask:
+    """The k entries with the largest combined score (eq. 3): large on the task, small in pretraining."""
+    _check_k(params, k)
+    if stats is None:
+        raise ValueError("selector 'combined' needs gradient statistics (stats=None given)")
+    scores = combined_scores(stats.downstream(), stats.pretraining())
+    return global_topk_mask({name: scores[name] for name in params}, k)
+
+
 def _require_fixed_k(selector: str, k: int, natural: int) -> None:
     if k != natural:
         raise ValueError(f"selector {selector!r} always selects {natural} entries, got k={k}")
@@ -126,6 +149,9 @@ SELECTORS: dict[str, Selector] = {
     "full": Selector("full", select_full, count_parameters, "full fine-tuning"),
     "largest_downstream_sqgrad": Selector("largest_downstream_sqgrad", select_largest_downstream_sqgrad, None,
                                           "largest squared gradients on the task's training data (eq. 2)"),
+    "largest_pretrain_sqgrad": Selector("largest_pretrain_sqgrad", select_largest_pretrain_sqgrad, None,
+                                        "largest squared MLM gradients on WikiText"),
+    "combined": Selector("combined", select_combined, None, "downstream / (1 + pretraining) squared gradients (eq. 3)"),
 }
 
 

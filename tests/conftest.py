@@ -31,6 +31,11 @@ def write_study_data(root: Path, n_train: int = 60, n_test: int = 20) -> Path:
     (root / "conll2003").mkdir()
     (root / "conll2003/eng.train").write_text(sentence + "Mary NNP I-NP I-PER\nruns VBZ I-VP O\n\n" * 30)
     (root / "conll2003/eng.testb").write_text(sentence * 3)
+    wiki = root / "wikitext" / "wikitext-2"
+    wiki.mkdir(parents=True)
+    paragraph = " The castle stands on a hill above the river , and the town grew around its walls . \n"
+    for split in ("valid", "test"):
+        (wiki / f"wiki.{split}.tokens").write_text(" \n = History = \n \n" + paragraph * 60)
     return root
 
 

@@ -155,14 +155,27 @@ def test_downstream_sqgrad_run_records_and_reuses_its_statistics(tmp_path, study
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     first = run_one(config(selector="largest_downstream_sqgrad", fisher_samples=10), workspace)
     assert first.status == "ok", first.reason
-    assert first.selection["stat_samples"] == 10 and not first.selection["stat_cached"]
+    assert first.selection["stat_downstream_samples"] == 10 and not first.selection["stat_downstream_cached"]
     assert first.selection["stat_backward_passes"] >= 1
     second = run_one(config(selector="largest_downstream_sqgrad", fisher_samples=10, learning_rate=0.01), workspace)
-    assert second.selection["stat_cached"] and second.selection["k"] == first.selection["k"]
+    assert second.selection["stat_downstream_cached"] and second.selection["k"] == first.selection["k"]
     many = run_one(config(selector="largest_downstream_sqgrad", fisher_samples=10_000, seed=1), workspace)
-    assert many.selection["stat_samples"] == 24  # all of the training split
+    assert many.selection["stat_downstream_samples"] == 24  # all of the training split
+
+
+@pytest.mark.parametrize("selector", ["largest_pretrain_sqgrad", "combined"])
+def test_pretraining_statistics_runs(tmp_path, study_data, selector):
+    workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
+    first = run_one(config(selector=selector, fisher_samples=8, pretrain_fisher_samples=6), workspace)
+    assert first.status == "ok", first.reason
+    assert first.selection["stat_pretraining_samples"] == 6 and not first.selection["stat_pretraining_cached"]
+    other_task = run_one(config(task="conll03", selector=selector, val_size=4, train_size=20, fisher_samples=8,
+                                pretrain_fisher_samples=6), workspace)
+    assert other_task.selection["stat_pretraining_cached"]  # pretraining statistics do not depend on the task
 
 
 def test_fisher_samples_must_be_positive():
     with pytest.raises(ValueError, match=r"fisher_samples \(N\) 0 must be >= 1"):
         config(fisher_samples=0)
+    with pytest.raises(ValueError, match=r"pretrain_fisher_samples \(N\) -1 must be >= 1"):
+        config(pretrain_fisher_samples=-1)
