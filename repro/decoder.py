@@ -38,7 +38,8 @@ class DecoderConfig:
 @torch.no_grad()
 def head_inputs(model: TaskModel, encoded: list, *, pad_token_id: int, device: str = "cpu",
                 batch_size: int = 64) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Per example, the frozen features the head sees and their labels (labelled positions only)."""
+    """Per example, the frozen features the head sees and their labels (labelled positions only:
+    every position a token task labels, e.g. the masked positions of an MLM example)."""
     model.to(device).eval()
     features: list = [None] * len(encoded)
     labels: list = [None] * len(encoded)

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from repro.data.encoding import IGNORE_INDEX, EncodedExample, collate, iterate_batches
+from repro.data.encoding import IGNORE_INDEX, EncodedExample
+from repro.decoder import head_inputs
 from repro.models import HeadSpec, TaskModel
 
 
@@ -87,25 +88,11 @@ def mlm_model(encoder: nn.Module, vocab: int, seed: int) -> TaskModel:
     return model
 
 
-@torch.no_grad()
-def _masked_features(model: TaskModel, examples: list[EncodedExample], pad_token_id: int, device: str):
-    model.to(device).eval()
-    features, labels = [None] * len(examples), [None] * len(examples)
-    for indices in iterate_batches(examples, 64, shuffle=False, sort_by_length=True):
-        batch = collate([examples[i] for i in indices], pad_token_id)
-        batch_labels = batch.pop("labels")
-        states = model.features(**{k: v.to(device) for k, v in batch.items()}).cpu()
-        for row, i in enumerate(indices):
-            keep = batch_labels[row] != IGNORE_INDEX
-            features[i], labels[i] = states[row][keep], batch_labels[row][keep]
-    return features, labels
-
-
 def fit_mlm_head(model: TaskModel, examples: list[EncodedExample], config: MLMConfig, *, pad_token_id: int,
                  seed: int, device: str = "cpu", progress: bool = True) -> float:
     """Train `model.head` on the frozen encoder's states at the masked positions (the encoder
     is untouched); returns the last epoch's mean loss."""
-    features, labels = _masked_features(model, examples, pad_token_id, device)
+    features, labels = head_inputs(model, examples, pad_token_id=pad_token_id, device=device)
     head = model.head.to(device).train()
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps = math.ceil(len(examples) / config.batch_size)
@@ -132,6 +119,6 @@ def fit_mlm_head(model: TaskModel, examples: list[EncodedExample], config: MLMCo
 @torch.no_grad()
 def precision_at_1(model: TaskModel, examples: list[EncodedExample], *, pad_token_id: int, device: str = "cpu") -> float:
     """Share of masked positions whose original token is the model's top prediction."""
-    features, labels = _masked_features(model, examples, pad_token_id, device)
+    features, labels = head_inputs(model, examples, pad_token_id=pad_token_id, device=device)
     x, y = torch.cat(features).to(device), torch.cat(labels).to(device)
     return float((model.head.to(device)(x).argmax(-1) == y).float().mean())

@@ -78,22 +78,22 @@ def select_full(params: Params, k: int, seed: int, stats=None) -> Mask:
     return {name: torch.ones(p.shape, dtype=torch.bool) for name, p in params.items()}
 
 
-def select_largest_downstream_sqgrad(params: Params, k: int, seed: int, stats=None) -> Mask:
-    """The k entries with the largest downstream empirical Fisher (Sung et al., 2021)."""
+def _largest_scores(selector: str, params: Params, k: int, stats, scores_of: Callable) -> Mask:
     _check_k(params, k)
     if stats is None:
-        raise ValueError("selector 'largest_downstream_sqgrad' needs gradient statistics (stats=None given)")
-    scores = stats.downstream()
+        raise ValueError(f"selector {selector!r} needs gradient statistics (stats=None given)")
+    scores = scores_of(stats)
     return global_topk_mask({name: scores[name] for name in params}, k)
+
+
+def select_largest_downstream_sqgrad(params: Params, k: int, seed: int, stats=None) -> Mask:
+    """The k entries with the largest downstream empirical Fisher (Sung et al., 2021)."""
+    return _largest_scores("largest_downstream_sqgrad", params, k, stats, lambda s: s.downstream())
 
 
 def select_largest_pretrain_sqgrad(params: Params, k: int, seed: int, stats=None) -> Mask:
     """The k entries with the largest pretraining (MLM on WikiText) empirical Fisher."""
-    _check_k(params, k)
-    if stats is None:
-        raise ValueError("selector 'largest_pretrain_sqgrad' needs gradient statistics (stats=None given)")
-    scores = stats.pretraining()
-    return global_topk_mask({name: scores[name] for name in params}, k)
+    return _largest_scores("largest_pretrain_sqgrad", params, k, stats, lambda s: s.pretraining())
 
 
 def combined_scores(downstream: dict[str, torch.Tensor], pretraining: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -103,11 +103,7 @@ def combined_scores(downstream: dict[str, torch.Tensor], pretraining: dict[str, 
 
 def select_combined(params: Params, k: int, seed: int, stats=None) -> Mask:
     """The k entries with the largest combined score (eq. 3): large on the task, small in pretraining."""
-    _check_k(params, k)
-    if stats is None:
-        raise ValueError("selector 'combined' needs gradient statistics (stats=None given)")
-    scores = combined_scores(stats.downstream(), stats.pretraining())
-    return global_topk_mask({name: scores[name] for name in params}, k)
+    return _largest_scores("combined", params, k, stats, lambda s: combined_scores(s.downstream(), s.pretraining()))
 
 
 def _require_fixed_k(selector: str, k: int, natural: int) -> None:
