@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from repro.data import TASKS
 from repro.decoder import DecoderConfig
 from repro.optimization import Schedule
-from repro.selectors import get_selector
+from repro.selectors import is_fixed_size
 
 DATA_SOURCES = ("local", "hub")
 
@@ -24,6 +24,7 @@ class RunConfig:
     data_source: "local" (a data folder) or "hub"; QNLI differs between the two.
     fisher_samples: N of the downstream empirical Fisher (all of train if fewer);
     pretrain_fisher_samples: N WikiText sequences for the pretraining one (all if fewer).
+    lora_rank: the adapters' rank when selector is "lora" (the LoRA baseline).
     """
 
     task: str
@@ -42,17 +43,19 @@ class RunConfig:
     data_source: str = "local"
     fisher_samples: int = 1024
     pretrain_fisher_samples: int = 1024
+    lora_rank: int = 4
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; known tasks: {sorted(TASKS)}")
-        selector = get_selector(self.selector)
-        if selector.fixed_size and self.subset_size is not None:
+        if is_fixed_size(self.selector) and self.subset_size is not None:
             raise ValueError(f"selector {self.selector!r} has a fixed size; subset_size must be None, "
                              f"got {self.subset_size!r}")
         if self.subset_size is not None and not (0.0 < self.subset_size <= 1.0):
             raise ValueError(f"subset size {self.subset_size!r} must be a fraction in (0, 1]")
+        if self.lora_rank < 1:
+            raise ValueError(f"LoRA rank {self.lora_rank!r} must be >= 1")
         for name in ("fisher_samples", "pretrain_fisher_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} (N) {getattr(self, name)!r} must be >= 1")

@@ -17,8 +17,8 @@ from repro.evaluation import evaluate
 from repro.gradient_stats import GradientStats, PretrainingSource
 from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
 from repro.results import FINISHED, ResultStore, RunResult, environment_info
-from repro.selectors import count_parameters, get_selector, mask_size
-from repro.training import train_masked
+from repro.selectors import LORA, count_parameters, get_selector, mask_size
+from repro.training import train_entries, train_masked
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,28 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
     decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
                             cache_file=cache_file, device=workspace.device, progress=workspace.progress)
 
+    if config.selector == LORA:
+        training, selection = _train_lora(model, data, config, workspace)
+    else:
+        training, selection = _train_subset(model, data, config, workspace)
+    timings = {"prepare_s": prepared - started, "decoder_s": decoder["seconds"], "decoder_cached": decoder["cached"],
+               "train_s": training.fit.seconds, "steps": training.fit.steps,
+               "optimizer_state_bytes": training.optimizer_state_bytes}
+    if training.fit.diverged:
+        return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
+                         reason=f"non-finite loss or gradient at step {training.fit.steps}")
+    evaluation_start = time.perf_counter()
+    metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
+                               pad_token_id=data.pad_token_id, device=workspace.device)
+               for split in ("validation", "test")}
+    metrics["final_train_loss"] = training.fit.final_loss
+    timings["evaluate_s"] = time.perf_counter() - evaluation_start
+    timings["total_s"] = time.perf_counter() - started
+    return RunResult(config, "ok", metrics, timings, selection)
+
+
+def _train_subset(model, data: PreparedData, config: RunConfig, workspace: Workspace):
+    """Select the subset (recording its cost) and train it with the head."""
     params = encoder_parameters(model)
     selector = get_selector(config.selector)
     k = selector.k_for(params, config.subset_size)
@@ -106,20 +128,19 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
 
     training = train_masked(model, mask, data.train, config.schedule(), seed=config.seed,
                             pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress)
-    timings = {"prepare_s": prepared - started, "decoder_s": decoder["seconds"], "decoder_cached": decoder["cached"],
-               "train_s": training.fit.seconds, "steps": training.fit.steps,
-               "optimizer_state_bytes": training.optimizer_state_bytes}
-    if training.fit.diverged:
-        return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
-                         reason=f"non-finite loss or gradient at step {training.fit.steps}")
-    evaluation_start = time.perf_counter()
-    metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
-                               pad_token_id=data.pad_token_id, device=workspace.device)
-               for split in ("validation", "test")}
-    metrics["final_train_loss"] = training.fit.final_loss
-    timings["evaluate_s"] = time.perf_counter() - evaluation_start
-    timings["total_s"] = time.perf_counter() - started
-    return RunResult(config, "ok", metrics, timings, selection)
+    return training, selection
+
+
+def _train_lora(model, data: PreparedData, config: RunConfig, workspace: Workspace):
+    """Add rank-`lora_rank` adapters and train them with the head."""
+    from repro.lora import add_lora, lora_entries
+
+    encoder_size = count_parameters(encoder_parameters(model))
+    adapters = add_lora(model, config.lora_rank, config.seed)
+    selection = {"k": adapters, "fraction": adapters / encoder_size, "encoder_parameters": encoder_size, "seconds": 0.0}
+    training = train_entries(model, lora_entries(model), data.train, config.schedule(), seed=config.seed,
+                             pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress)
+    return training, selection
 
 
 def run_one(config: RunConfig, workspace: Workspace) -> RunResult:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 MARKERS = {"random": "o", "bitfit": "s", "full": "D", "largest_downstream_sqgrad": "P",
-           "largest_pretrain_sqgrad": "X", "combined": "*"}
+           "largest_pretrain_sqgrad": "X", "combined": "*", "lora": "v"}
 
 
 def plot_score_vs_subset_size(summary: pd.DataFrame, *, metric: str, title: str, ax=None):

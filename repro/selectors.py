@@ -151,7 +151,15 @@ SELECTORS: dict[str, Selector] = {
 }
 
 
+LORA = "lora"  # the non-selective baseline (repro.lora): a variant name beside the selectors, without a mask
+
+
 def get_selector(name: str) -> Selector:
     if name not in SELECTORS:
-        raise ValueError(f"unknown selector {name!r}; known selectors: {sorted(SELECTORS)}")
+        raise ValueError(f"unknown selector {name!r}; known selectors: {sorted(SELECTORS)} (and {LORA!r})")
     return SELECTORS[name]
+
+
+def is_fixed_size(variant: str) -> bool:
+    """Whether a variant (a selector or LoRA) defines its own size; unknown names raise ValueError."""
+    return variant == LORA or get_selector(variant).fixed_size

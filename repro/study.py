@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Mapping
 
 from repro.config import RunConfig
-from repro.selectors import get_selector
+from repro.selectors import is_fixed_size
 
 BITFIT_SIZE = "bitfit"  # in subset_sizes: BitFit's own fraction of the encoder
 
@@ -42,7 +42,7 @@ class Study:
     def __post_init__(self):
         if not self.selectors or not self.seeds:
             raise ValueError(f"empty grid: selectors={self.selectors!r}, seeds={self.seeds!r}")
-        if not self.subset_sizes and any(not get_selector(s).fixed_size for s in self.selectors):
+        if not self.subset_sizes and any(not is_fixed_size(s) for s in self.selectors):
             raise ValueError("empty grid: subset_sizes is empty")
         for selector, size in self.cells():
             if not self.rates_for(selector, size):
@@ -52,7 +52,7 @@ class Study:
     def cells(self) -> list[tuple[str, float | None]]:
         """Every (selector, subset size) of the grid; fixed-size selectors once, with size None."""
         return [(selector, size) for selector in self.selectors
-                for size in ((None,) if get_selector(selector).fixed_size else self.subset_sizes)]
+                for size in ((None,) if is_fixed_size(selector) else self.subset_sizes)]
 
     def rates_for(self, selector: str, size: float | None) -> tuple[float, ...]:
         """The learning-rate grid of one cell: "selector@size" if given, else the selector's."""
@@ -91,7 +91,7 @@ PROFILES: dict[str, dict] = {
     "smoke": dict(model="tiny-random", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2),
                   learning_rates={"random": (1e-2, 1e-1), "bitfit": (1e-2, 1e-1), "full": (1e-3, 1e-2),
                                   "largest_downstream_sqgrad": (1e-2, 1e-1), "largest_pretrain_sqgrad": (1e-2, 1e-1),
-                                  "combined": (1e-2, 1e-1)},
+                                  "combined": (1e-2, 1e-1), "lora": (1e-2, 1e-1)},
                   seeds=(0, 1), epochs=1, train_size=24, val_size=8, max_length=32, fisher_samples=8,
                   pretrain_fisher_samples=4),
     "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(1e-4, None, 1e-2),
@@ -101,14 +101,15 @@ PROFILES: dict[str, dict] = {
                                 "full": (3e-5, 1e-4, 3e-4),
                                 "largest_downstream_sqgrad": (3e-4, 1e-3, 3e-3),
                                 # not piloted: the downstream sq-grad grid
-                                "largest_pretrain_sqgrad": (3e-4, 1e-3, 3e-3), "combined": (3e-4, 1e-3, 3e-3)},
+                                "largest_pretrain_sqgrad": (3e-4, 1e-3, 3e-3), "combined": (3e-4, 1e-3, 3e-3),
+                                "lora": (3e-4, 1e-3, 3e-3)},  # not piloted
                 seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64,
                 fisher_samples=256, pretrain_fisher_samples=128),  # CPU: ~6 s and ~3 min (MLM head included)
     "paper": dict(model="roberta-base", selectors=("random", "bitfit", "full"),
                   subset_sizes=(1e-5, 1e-4, None, 1e-3, 1e-2, 1e-1),
                   learning_rates={"random": PAPER_GRID, "bitfit": PAPER_GRID, "full": PAPER_GRID,
                                   "largest_downstream_sqgrad": PAPER_GRID, "largest_pretrain_sqgrad": PAPER_GRID,
-                                  "combined": PAPER_GRID},
+                                  "combined": PAPER_GRID, "lora": PAPER_GRID},
                   seeds=(0, 1, 2, 3, 4), epochs=4, train_size=None, val_size=1000, max_length=256,
                   fisher_samples=1024, pretrain_fisher_samples=30508),  # the paper: 30,508 WikiText samples
 }

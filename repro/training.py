@@ -53,8 +53,15 @@ def train_masked(model: TaskModel, mask: Mask, encoded_train: list, schedule: Sc
     """Train `model` in place: only masked encoder entries and the head change.
 
     Batches are shuffled by `seed` and grouped by length (less padding)."""
+    model.to(device)
+    return train_entries(model, trained_entries(model, mask), encoded_train, schedule, seed=seed,
+                         pad_token_id=pad_token_id, device=device, progress=progress)
+
+
+def train_entries(model: TaskModel, entries: list[TrainedEntries], encoded_train: list, schedule: Schedule, *,
+                  seed: int, pad_token_id: int, device: str = "cpu", progress: bool = True) -> MaskedTrainingResult:
+    """Train exactly `entries` of `model` (on `device`) in place; see `train_masked`."""
     model.to(device).train()
-    entries = trained_entries(model, mask)
     optimizer = MaskedAdamW(entries, max_grad_norm=schedule.max_grad_norm)
 
     def batches_for_epoch(epoch: int):
