@@ -81,11 +81,9 @@ class MLMHead(nn.Module):
 
 def mlm_model(encoder: nn.Module, vocab: int, seed: int) -> TaskModel:
     """A token-level TaskModel whose head is a fresh MLMHead (initialised from `seed`)."""
-    model = TaskModel(encoder, HeadSpec("token", vocab))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model.head = MLMHead(encoder.config.hidden_size, vocab)
-    return model
+        return TaskModel(encoder, HeadSpec("token", vocab), MLMHead(encoder.config.hidden_size, vocab))
 
 
 def fit_mlm_head(model: TaskModel, examples: list[EncodedExample], config: MLMConfig, *, pad_token_id: int,

@@ -112,11 +112,12 @@ class TaskModel(nn.Module):
     Token tasks: logits of shape (batch, length, labels) for every position.
     """
 
-    def __init__(self, encoder: nn.Module, head: HeadSpec):
+    def __init__(self, encoder: nn.Module, head: HeadSpec, head_module: nn.Module | None = None):
+        """`head_module` replaces the default linear head (e.g. the MLM probe's MLP)."""
         super().__init__()
         self.encoder = encoder
         self.kind = head.kind
-        self.head = nn.Linear(encoder.config.hidden_size, head.num_labels)
+        self.head = head_module if head_module is not None else nn.Linear(encoder.config.hidden_size, head.num_labels)
 
     def features(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         """What the head sees: first-token states (sequence) or all states (token)."""
