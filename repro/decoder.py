@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from repro.data.encoding import collate, iterate_batches
+from repro.data.encoding import IGNORE_INDEX, collate, iterate_batches
 from repro.masked_adamw import MaskedAdamW, TrainedEntries
 from repro.models import TaskModel
 from repro.optimization import FitResult, Schedule, fit
@@ -51,9 +51,19 @@ def head_inputs(model: TaskModel, encoded: list, *, pad_token_id: int, device: s
             if model.kind == "sequence":
                 features[i], labels[i] = states[row : row + 1], batch_labels[row : row + 1]
             else:
-                keep = batch_labels[row] != -100
+                keep = batch_labels[row] != IGNORE_INDEX
                 features[i], labels[i] = states[row][keep], batch_labels[row][keep]
     return features, labels
+
+
+def feature_batches(features: list[torch.Tensor], labels: list[torch.Tensor], batch_size: int, seed: int,
+                    epoch: int):
+    """One epoch of (features, labels) batches of `batch_size` examples, in an order fixed by
+    (seed, epoch); each example's rows stay together (a sentence is one example)."""
+    order = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).tolist()
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        yield torch.cat([features[i] for i in chosen]), torch.cat([labels[i] for i in chosen])
 
 
 def train_decoder(model: TaskModel, encoded_train: list, config: DecoderConfig, *, seed: int,
@@ -65,10 +75,7 @@ def train_decoder(model: TaskModel, encoded_train: list, config: DecoderConfig, 
     optimizer = MaskedAdamW([TrainedEntries(p) for p in model.head.parameters()], max_grad_norm=config.max_grad_norm)
 
     def batches_for_epoch(epoch: int):
-        order = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed * 1000 + epoch))
-        for start in range(0, len(order), config.batch_size):
-            chosen = order[start : start + config.batch_size].tolist()
-            yield torch.cat([features[i] for i in chosen]), torch.cat([labels[i] for i in chosen])
+        return feature_batches(features, labels, config.batch_size, seed, epoch)
 
     def loss_of_batch(batch):
         x, y = batch

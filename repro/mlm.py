@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from repro.data.encoding import IGNORE_INDEX, EncodedExample
-from repro.decoder import head_inputs
+from repro.decoder import feature_batches, head_inputs
 from repro.models import HeadSpec, TaskModel
 
 
@@ -97,13 +97,9 @@ def fit_mlm_head(model: TaskModel, examples: list[EncodedExample], config: MLMCo
     last = float("nan")
     with tqdm(total=steps * config.epochs, desc="mlm head", disable=not progress, leave=False, mininterval=10.0) as bar:
         for epoch in range(config.epochs):
-            order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).tolist()
             total = 0.0
-            for start in range(0, len(order), config.batch_size):
-                chosen = order[start:start + config.batch_size]
-                x = torch.cat([features[i] for i in chosen]).to(device)
-                y = torch.cat([labels[i] for i in chosen]).to(device)
-                loss = F.cross_entropy(head(x), y)
+            for x, y in feature_batches(features, labels, config.batch_size, seed, epoch):
+                loss = F.cross_entropy(head(x.to(device)), y.to(device))
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()

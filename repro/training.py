@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from repro.data.encoding import collate, iterate_batches
+from repro.data.encoding import IGNORE_INDEX, collate, iterate_batches
 from repro.masked_adamw import MaskedAdamW, TrainedEntries
 from repro.models import TaskModel
 from repro.optimization import FitResult, Schedule, fit
@@ -38,7 +38,7 @@ def task_loss(model: TaskModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy of the task head; token tasks ignore positions labelled -100."""
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     logits = model(**inputs)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=-100)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE_INDEX)
 
 
 @dataclass(frozen=True)
