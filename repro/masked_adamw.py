@@ -5,7 +5,8 @@ positions in `index`. A tensor with an index is represented in the optimizer by 
 leaf holding just its selected values: before a step their gradients are gathered into
 it, torch's AdamW updates it (state of size k), and the values are copied back with
 `index_copy_`, so entries outside the subset are never written (bit-identical after
-training). Gradient-norm clipping runs over the trained entries only. With weight decay 0,
+training). Gradient-norm clipping runs over the trained entries only, after an optional
+`Penalty` (repro.regularization) adds its gradient. With weight decay 0,
 the updates equal `torch.optim.AdamW` on the masked gradient after `clip_grad_norm_`.
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+
+from repro.regularization import Penalty
 
 
 @dataclass
@@ -40,11 +43,12 @@ class MaskedAdamW:
     """AdamW (no weight decay) over k selected entries, with global grad-norm clipping."""
 
     def __init__(self, entries: list[TrainedEntries], *, betas=(0.9, 0.999), eps: float = 1e-8,
-                 max_grad_norm: float | None = 5.0):
+                 max_grad_norm: float | None = 5.0, penalty: Penalty | None = None):
         if not entries:
             raise ValueError("MaskedAdamW needs at least one trained entry")
         self.entries = entries
         self.max_grad_norm = max_grad_norm
+        self.penalty = penalty  # its gradient joins the task gradient before clipping
         self.optimizer = torch.optim.AdamW([e.leaf for e in entries], lr=0.0, betas=betas, eps=eps,
                                            weight_decay=0.0, foreach=True)
 
@@ -72,6 +76,8 @@ class MaskedAdamW:
 
         A non-finite gradient norm skips the update (the caller records divergence)."""
         grads = self._gather_grads()
+        if self.penalty is not None:
+            self.penalty.add_gradients()
         norm = torch.nn.utils.get_total_norm(grads, foreach=True)
         if not torch.isfinite(norm):
             return float(norm)

@@ -11,6 +11,7 @@ from repro.data.encoding import IGNORE_INDEX, collate, iterate_batches
 from repro.masked_adamw import MaskedAdamW, TrainedEntries
 from repro.models import TaskModel
 from repro.optimization import FitResult, Schedule, fit
+from repro.regularization import Penalty, Regularization
 from repro.selectors import Mask
 
 
@@ -49,20 +50,29 @@ class MaskedTrainingResult:
 
 
 def train_masked(model: TaskModel, mask: Mask, encoded_train: list, schedule: Schedule, *, seed: int,
-                 pad_token_id: int, device: str = "cpu", progress: bool = True) -> MaskedTrainingResult:
+                 pad_token_id: int, device: str = "cpu", progress: bool = True,
+                 regularization: Regularization | None = None) -> MaskedTrainingResult:
     """Train `model` in place: only masked encoder entries and the head change.
 
-    Batches are shuffled by `seed` and grouped by length (less padding)."""
+    Batches are shuffled by `seed` and grouped by length (less padding). `regularization`
+    penalises the trained encoder entries' distance to their values before training (theta_0);
+    the head is not penalised."""
     model.to(device)
-    return train_entries(model, trained_entries(model, mask), encoded_train, schedule, seed=seed,
-                         pad_token_id=pad_token_id, device=device, progress=progress)
+    entries = trained_entries(model, mask)
+    penalty = None
+    if regularization is not None:
+        head = {id(p) for p in model.head.parameters()}
+        penalty = Penalty(regularization, [e.leaf for e in entries if id(e.param) not in head])
+    return train_entries(model, entries, encoded_train, schedule, seed=seed, pad_token_id=pad_token_id,
+                         device=device, progress=progress, penalty=penalty)
 
 
 def train_entries(model: TaskModel, entries: list[TrainedEntries], encoded_train: list, schedule: Schedule, *,
-                  seed: int, pad_token_id: int, device: str = "cpu", progress: bool = True) -> MaskedTrainingResult:
+                  seed: int, pad_token_id: int, device: str = "cpu", progress: bool = True,
+                  penalty: Penalty | None = None) -> MaskedTrainingResult:
     """Train exactly `entries` of `model` (on `device`) in place; see `train_masked`."""
     model.to(device).train()
-    optimizer = MaskedAdamW(entries, max_grad_norm=schedule.max_grad_norm)
+    optimizer = MaskedAdamW(entries, max_grad_norm=schedule.max_grad_norm, penalty=penalty)
 
     def batches_for_epoch(epoch: int):
         for indices in iterate_batches(encoded_train, schedule.batch_size, shuffle=True, sort_by_length=True,
