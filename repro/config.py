@@ -4,14 +4,32 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from repro.data import TASKS
 from repro.decoder import DecoderConfig
 from repro.optimization import Schedule
-from repro.selectors import is_fixed_size
+from repro.regularization import Regularization
+from repro.selectors import DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, is_fixed_size
 
 DATA_SOURCES = ("local", "hub")
+
+
+def variant_fields(variant: str) -> dict:
+    """The RunConfig fields a variant name sets: "random" -> selector; "full+l2:0.1" ->
+    selector "full" with an L2 penalty of 0.1 toward theta_0 (the inverse of `RunConfig.variant`)."""
+    selector, plus, penalty = variant.partition("+")
+    is_fixed_size(selector)  # unknown selectors raise here
+    if not plus:
+        return {"selector": selector}
+    kind, colon, strength = penalty.partition(":")
+    try:
+        regularization = Regularization(kind, float(strength))
+    except ValueError as error:
+        raise ValueError(f"variant {variant!r}: write a penalty as '<selector>+l1:<coefficient>' or "
+                         f"'+l2:<coefficient>' ({error})") from None
+    return {"selector": selector, "regularization": regularization.kind,
+            "regularization_strength": regularization.strength}
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,12 @@ class RunConfig:
     fisher_samples: N of the downstream empirical Fisher (all of train if fewer);
     pretrain_fisher_samples: N WikiText sequences for the pretraining one (all if fewer).
     lora_rank: the adapters' rank when selector is "lora" (the LoRA baseline).
+    regularization, regularization_strength: an "l1"/"l2" penalty toward theta_0 on the trained
+    encoder entries (`repro.regularization`), both None for none.
+    pruning_l1: the L1 coefficient of diff pruning's full fine-tuning run (diff pruning only);
+    pruning_learning_rate: that run's learning rate for "diff_pruning" (with re-training; its
+    own learning_rate is the re-training's). For "diff_pruning_no_retrain" there is no second
+    training: learning_rate is the L1 run's, and pruning_learning_rate must be None.
     """
 
     task: str
@@ -44,6 +68,10 @@ class RunConfig:
     fisher_samples: int = 1024
     pretrain_fisher_samples: int = 1024
     lora_rank: int = 4
+    regularization: str | None = None
+    regularization_strength: float | None = None
+    pruning_l1: float | None = None
+    pruning_learning_rate: float | None = None
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     def __post_init__(self):
@@ -67,7 +95,50 @@ class RunConfig:
             raise ValueError(f"val_size ({self.val_size}) must be >= 1 and max_length ({self.max_length}) >= 8")
         if not math.isfinite(self.max_grad_norm) or self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm {self.max_grad_norm!r} must be a positive number")
+        self._check_regularization()
+        self._check_pruning()
         self.schedule()  # validates epochs, batch size, learning rate, warm-up
+
+    def _check_regularization(self) -> None:
+        if (self.regularization is None) != (self.regularization_strength is None):
+            raise ValueError(f"regularization ({self.regularization!r}) and regularization_strength "
+                             f"({self.regularization_strength!r}) must be given together")
+        if self.regularization is not None:
+            Regularization(self.regularization, self.regularization_strength)  # validates both
+            if self.selector in (DIFF_PRUNING_NO_RETRAIN, LORA):
+                raise ValueError(f"regularization toward theta_0 applies to selected encoder entries; "
+                                 f"{self.selector!r} takes none")
+
+    def _check_pruning(self) -> None:
+        pruning = self.selector in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN)
+        if not pruning:
+            if self.pruning_l1 is not None or self.pruning_learning_rate is not None:
+                raise ValueError(f"pruning_l1 and pruning_learning_rate belong to diff pruning, not {self.selector!r}")
+            return
+        Regularization("l1", self.pruning_l1)  # validates the coefficient (None included)
+        needs_rate = self.selector == DIFF_PRUNING
+        if needs_rate != (self.pruning_learning_rate is not None):
+            raise ValueError(f"pruning_learning_rate {self.pruning_learning_rate!r}: {DIFF_PRUNING!r} needs the L1 "
+                             f"run's learning rate, {DIFF_PRUNING_NO_RETRAIN!r} takes it from learning_rate")
+        if needs_rate and not (math.isfinite(self.pruning_learning_rate) and self.pruning_learning_rate > 0):
+            raise ValueError(f"pruning_learning_rate {self.pruning_learning_rate!r} must be a positive number")
+
+    @property
+    def variant(self) -> str:
+        """The variant's name in tables: the selector, with "+l1:0.01"-style suffix when penalised."""
+        spec = self.regularization_spec()
+        return self.selector if spec is None else f"{self.selector}+{spec.label}"
+
+    def regularization_spec(self) -> Regularization | None:
+        return None if self.regularization is None else Regularization(self.regularization, self.regularization_strength)
+
+    def pruning_run(self) -> "RunConfig":
+        """Diff pruning's first step: full fine-tuning with the L1 penalty, otherwise this run's settings."""
+        if self.selector not in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN):
+            raise ValueError(f"{self.selector!r} is not a diff-pruning variant")
+        rate = self.pruning_learning_rate if self.selector == DIFF_PRUNING else self.learning_rate
+        return replace(self, selector="full", subset_size=None, learning_rate=rate, regularization="l1",
+                       regularization_strength=self.pruning_l1, pruning_l1=None, pruning_learning_rate=None)
 
     def schedule(self) -> Schedule:
         return Schedule(self.epochs, self.batch_size, self.learning_rate, self.warmup_fraction, self.max_grad_norm)

@@ -17,7 +17,9 @@ from repro.evaluation import evaluate
 from repro.gradient_stats import GradientStats, PretrainingSource
 from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
 from repro.results import FINISHED, ResultStore, RunResult, environment_info
-from repro.selectors import LORA, count_parameters, get_selector, mask_size
+from repro.diff_pruning import TunedWeights
+from repro.selectors import (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, count_parameters, get_selector,
+                             mask_size)
 from repro.training import train_entries, train_masked
 
 
@@ -76,8 +78,9 @@ def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, 
                         test, tokenizer.pad_token_id)
 
 
-def execute(config: RunConfig, workspace: Workspace) -> RunResult:
-    """Decoder-first, select, train, evaluate. Raises on errors (see `run_one`)."""
+def execute(config: RunConfig, workspace: Workspace, weights_file: Path | None = None) -> RunResult:
+    """Decoder-first, select, train, evaluate; save the tuned weights to `weights_file` if
+    given. Raises on errors (see `run_one`)."""
     if config.data_source != workspace.data_source:
         raise ValueError(f"config wants {config.data_source!r} data but the workspace reads {workspace.data_source!r}")
     started = time.perf_counter()
@@ -92,42 +95,60 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
 
     if config.selector == LORA:
         training, selection = _train_lora(model, data, config, workspace)
+    elif config.selector == DIFF_PRUNING_NO_RETRAIN:
+        training, selection = None, _prune_without_retraining(model, data, config, workspace)
     else:
         training, selection = _train_subset(model, data, config, workspace)
     timings = {"prepare_s": prepared - started, "decoder_s": decoder["seconds"], "decoder_cached": decoder["cached"],
-               "train_s": training.fit.seconds, "steps": training.fit.steps,
-               "optimizer_state_bytes": training.optimizer_state_bytes}
-    if training.fit.diverged:
+               "train_s": training.fit.seconds if training else 0.0, "steps": training.fit.steps if training else 0,
+               "optimizer_state_bytes": training.optimizer_state_bytes if training else 0}
+    if training and training.fit.diverged:
         return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
                          reason=f"non-finite loss or gradient at step {training.fit.steps}")
+    if weights_file is not None:
+        TunedWeights.of(model).save(weights_file)
     evaluation_start = time.perf_counter()
     metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
                                pad_token_id=data.pad_token_id, device=workspace.device)
                for split in ("validation", "test")}
-    metrics["final_train_loss"] = training.fit.final_loss
+    metrics["final_train_loss"] = training.fit.final_loss if training else None
     timings["evaluate_s"] = time.perf_counter() - evaluation_start
     timings["total_s"] = time.perf_counter() - started
     return RunResult(config, "ok", metrics, timings, selection)
 
 
-def _train_subset(model, data: PreparedData, config: RunConfig, workspace: Workspace):
-    """Select the subset (recording its cost) and train it with the head."""
+def _gradient_stats(model, data: PreparedData, config: RunConfig, workspace: Workspace, pruning_cost: dict) -> GradientStats:
+    pruning_source = None
+    if config.selector in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN):
+        pruning_source = functools.cache(lambda: _pruning_weights(config.pruning_run(), workspace, pruning_cost))
+    return GradientStats(model, data.train, data.pad_token_id, config.fisher_samples, workspace.store.cache_dir,
+                         config.decoder_key(),
+                         PretrainingSource(config.model, workspace.data_dir, config.pretrain_fisher_samples),
+                         pruning_source, workspace.device, workspace.progress)
+
+
+def _select(model, data: PreparedData, config: RunConfig, workspace: Workspace, selector_name: str):
+    """The mask of `selector_name` at the run's subset size, the stats it used, and its cost record."""
     params = encoder_parameters(model)
-    selector = get_selector(config.selector)
+    selector = get_selector(selector_name)
     k = selector.k_for(params, config.subset_size)
-    stats = GradientStats(model, data.train, data.pad_token_id, config.fisher_samples, workspace.store.cache_dir,
-                          config.decoder_key(),
-                          PretrainingSource(config.model, workspace.data_dir, config.pretrain_fisher_samples),
-                          workspace.device, workspace.progress)
+    pruning_cost: dict = {}
+    stats = _gradient_stats(model, data, config, workspace, pruning_cost)
     selection_start = time.perf_counter()
     mask = selector.select(params, k, config.seed, stats)
     selection = {"k": k, "fraction": k / count_parameters(params), "encoder_parameters": count_parameters(params),
-                 "seconds": time.perf_counter() - selection_start, **stats.cost}
+                 "seconds": time.perf_counter() - selection_start, **stats.cost, **pruning_cost}
     if mask_size(mask) != k:
-        raise AssertionError(f"selector {config.selector!r} returned {mask_size(mask)} entries, expected {k}")
+        raise AssertionError(f"selector {selector_name!r} returned {mask_size(mask)} entries, expected {k}")
+    return mask, stats, selection
 
+
+def _train_subset(model, data: PreparedData, config: RunConfig, workspace: Workspace):
+    """Select the subset (recording its cost) and train it with the head."""
+    mask, _, selection = _select(model, data, config, workspace, config.selector)
     training = train_masked(model, mask, data.train, config.schedule(), seed=config.seed,
-                            pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress)
+                            pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress,
+                            regularization=config.regularization_spec())
     return training, selection
 
 
@@ -143,11 +164,34 @@ def _train_lora(model, data: PreparedData, config: RunConfig, workspace: Workspa
     return training, selection
 
 
-def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
+def _prune_without_retraining(model, data: PreparedData, config: RunConfig, workspace: Workspace) -> dict:
+    """Diff pruning without re-training: the L1 run's k largest changes on theta_0, its head."""
+    mask, stats, selection = _select(model, data, config, workspace, DIFF_PRUNING)
+    stats.pruning_source().apply_pruned(model, mask)
+    return selection
+
+
+def _pruning_weights(pruning_run: RunConfig, workspace: Workspace, cost: dict) -> TunedWeights:
+    """The tuned weights of diff pruning's L1 run, from the cache or by running it (its result
+    is stored like any run's). Records the run's training cost in `cost`."""
+    weights_file = workspace.store.cache_dir / "tuned" / f"{pruning_run.run_id()}.safetensors"
+    stored = workspace.store.load(pruning_run)
+    cached = weights_file.exists() and stored is not None and stored.status == "ok"
+    if not cached and not (stored is not None and stored.status == "diverged"):
+        stored = run_one(pruning_run, workspace, weights_file)
+    if stored.status != "ok":
+        raise RuntimeError(f"diff pruning's L1 run {pruning_run.run_id()} ({pruning_run.variant}, lr "
+                           f"{pruning_run.learning_rate:g}) {stored.status}: {(stored.reason or '').splitlines()[0]}")
+    cost.update(stat_pruning_run=pruning_run.run_id(), stat_pruning_cached=cached,
+                stat_pruning_seconds=stored.timings["train_s"], stat_pruning_steps=stored.timings["steps"])
+    return TunedWeights.load(weights_file)
+
+
+def run_one(config: RunConfig, workspace: Workspace, weights_file: Path | None = None) -> RunResult:
     """Execute one run and write its result, whatever happens: an exception becomes a
     `failed` result with the error and traceback, so a sweep goes on with the next run."""
     try:
-        result = execute(config, workspace)
+        result = execute(config, workspace, weights_file)
     except Exception as error:  # noqa: BLE001 - every failure is recorded, none is lost
         result = RunResult(config, "failed", reason=f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
     result.environment = environment_info()

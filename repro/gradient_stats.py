@@ -6,6 +6,8 @@
 - pretraining: the same with the MLM loss on WikiText (validation split) through an MLM head
   fitted on the frozen encoder (`repro.mlm`); shared by every task of one (model, N, data).
 Both are cached in safetensors under `<cache_dir>/fisher/`; `cost` says what this run paid.
+- pruning magnitudes: |theta - theta_0| after diff pruning's L1 run, from `pruning_source`
+  (a callable giving its `TunedWeights`; it records its own cost).
 """
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from repro.data import load_wikitext
+from repro.diff_pruning import TunedWeights
 from repro.fisher import empirical_fisher
 from repro.mlm import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model
 from repro.models import TaskModel, load_tokenizer
@@ -63,6 +67,7 @@ class GradientStats:
     cache_dir: Path | None
     cache_key: str
     pretraining_source: PretrainingSource | None = None
+    pruning_source: Callable[[], TunedWeights] | None = None
     device: str = "cpu"
     progress: bool = True
     cost: dict = field(default_factory=dict)
@@ -97,6 +102,15 @@ class GradientStats:
                                                           lambda: self._pretraining_fisher(source))
             self.cost.update(stat_pretraining_cached=cached, stat_pretraining_seconds=time.perf_counter() - started)
         return self._scores["pretraining"]
+
+    def pruning_magnitudes(self) -> dict[str, torch.Tensor]:
+        """|theta - theta_0| of every encoder entry after diff pruning's L1 fine-tuning run."""
+        if "pruning" not in self._scores:
+            if self.pruning_source is None:
+                raise ValueError("pruning magnitudes need a pruning_source (none given)")
+            initial = {n: p for n, p in self.model.encoder.named_parameters()}
+            self._scores["pruning"] = self.pruning_source().change_magnitudes(initial)
+        return self._scores["pruning"]
 
     def _pretraining_fisher(self, source: PretrainingSource) -> dict[str, torch.Tensor]:
         tokenizer = load_tokenizer(source.model_name)

@@ -93,10 +93,12 @@ class ResultStore:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per run: config fields, status, reason, and metrics/timings/selection
-        flattened with prefixes (e.g. `metric_test`, `time_train_s`, `sel_k`)."""
+        flattened with prefixes (e.g. `metric_test`, `time_train_s`, `sel_k`). Column
+        `selector` holds the variant name (`RunConfig.variant`, e.g. "full+l1:0.01")."""
         rows = []
         for result in self.results():
             row = {k: v for k, v in result.config.to_dict().items() if k != "decoder"}
+            row["selector"] = result.config.variant  # penalised variants are their own rows
             row.update(run_id=result.config.run_id(), status=result.status, reason=result.reason)
             row.update({f"metric_{k}": v for k, v in result.metrics.items()})
             row.update({f"time_{k}": v for k, v in result.timings.items()})

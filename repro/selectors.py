@@ -106,6 +106,12 @@ def select_combined(params: Params, k: int, seed: int, stats=None) -> Mask:
     return _largest_scores("combined", params, k, stats, lambda s: combined_scores(s.downstream(), s.pretraining()))
 
 
+def select_diff_pruning(params: Params, k: int, seed: int, stats=None) -> Mask:
+    """Diff pruning (L1 instead of L0): the k entries that moved most, |theta - theta_0|, in a
+    full fine-tuning run with an L1 penalty toward theta_0 (`repro.diff_pruning`)."""
+    return _largest_scores("diff_pruning", params, k, stats, lambda s: s.pruning_magnitudes())
+
+
 def _require_fixed_k(selector: str, k: int, natural: int) -> None:
     if k != natural:
         raise ValueError(f"selector {selector!r} always selects {natural} entries, got k={k}")
@@ -148,18 +154,26 @@ SELECTORS: dict[str, Selector] = {
     "largest_pretrain_sqgrad": Selector("largest_pretrain_sqgrad", select_largest_pretrain_sqgrad, None,
                                         "largest squared MLM gradients on WikiText"),
     "combined": Selector("combined", select_combined, None, "downstream / (1 + pretraining) squared gradients (eq. 3)"),
+    "diff_pruning": Selector("diff_pruning", select_diff_pruning, None,
+                             "largest |theta - theta_0| after L1-penalised full fine-tuning, then re-trained"),
 }
+DIFF_PRUNING = "diff_pruning"  # with re-training: a selector like the others
 
-
-LORA = "lora"  # the non-selective baseline (repro.lora): a variant name beside the selectors, without a mask
+# Variant names beside the selectors, for runs that do not train a mask:
+LORA = "lora"  # the non-selective baseline (repro.lora)
+DIFF_PRUNING_NO_RETRAIN = "diff_pruning_no_retrain"  # the L1 run, pruned to k entries, evaluated as is
 
 
 def get_selector(name: str) -> Selector:
     if name not in SELECTORS:
-        raise ValueError(f"unknown selector {name!r}; known selectors: {sorted(SELECTORS)} (and {LORA!r})")
+        raise ValueError(f"unknown selector {name!r}; known selectors: {sorted(SELECTORS)} "
+                         f"(and the variants {LORA!r}, {DIFF_PRUNING_NO_RETRAIN!r})")
     return SELECTORS[name]
 
 
 def is_fixed_size(variant: str) -> bool:
-    """Whether a variant (a selector or LoRA) defines its own size; unknown names raise ValueError."""
-    return variant == LORA or get_selector(variant).fixed_size
+    """Whether a variant (a selector, LoRA or pruning without re-training) defines its own size;
+    unknown names raise ValueError."""
+    if variant in (LORA, DIFF_PRUNING_NO_RETRAIN):
+        return variant == LORA
+    return get_selector(variant).fixed_size

@@ -13,6 +13,7 @@ from repro.models import TaskModel
 from repro.optimization import FitResult, Schedule, fit
 from repro.regularization import Penalty, Regularization
 from repro.selectors import Mask
+from repro.sparse_grad import selected_weight_grads
 
 
 def trained_entries(model: TaskModel, mask: Mask) -> list[TrainedEntries]:
@@ -51,7 +52,7 @@ class MaskedTrainingResult:
 
 def train_masked(model: TaskModel, mask: Mask, encoded_train: list, schedule: Schedule, *, seed: int,
                  pad_token_id: int, device: str = "cpu", progress: bool = True,
-                 regularization: Regularization | None = None) -> MaskedTrainingResult:
+                 regularization: Regularization | None = None, sparse_grads: bool = True) -> MaskedTrainingResult:
     """Train `model` in place: only masked encoder entries and the head change.
 
     Batches are shuffled by `seed` and grouped by length (less padding). `regularization`
@@ -64,14 +65,18 @@ def train_masked(model: TaskModel, mask: Mask, encoded_train: list, schedule: Sc
         head = {id(p) for p in model.head.parameters()}
         penalty = Penalty(regularization, [e.leaf for e in entries if id(e.param) not in head])
     return train_entries(model, entries, encoded_train, schedule, seed=seed, pad_token_id=pad_token_id,
-                         device=device, progress=progress, penalty=penalty)
+                         device=device, progress=progress, penalty=penalty, sparse_grads=sparse_grads)
 
 
 def train_entries(model: TaskModel, entries: list[TrainedEntries], encoded_train: list, schedule: Schedule, *,
                   seed: int, pad_token_id: int, device: str = "cpu", progress: bool = True,
-                  penalty: Penalty | None = None) -> MaskedTrainingResult:
-    """Train exactly `entries` of `model` (on `device`) in place; see `train_masked`."""
+                  penalty: Penalty | None = None, sparse_grads: bool = True) -> MaskedTrainingResult:
+    """Train exactly `entries` of `model` (on `device`) in place; see `train_masked`. Dropout
+    draws from the global RNG, seeded here by `seed`: a run does not depend on what ran before.
+    `sparse_grads`: compute weight gradients of the selected entries only where that is faster
+    (repro.sparse_grad; the same updates as the plain path)."""
     model.to(device).train()
+    torch.manual_seed(seed)
     optimizer = MaskedAdamW(entries, max_grad_norm=schedule.max_grad_norm, penalty=penalty)
 
     def batches_for_epoch(epoch: int):
@@ -83,6 +88,8 @@ def train_entries(model: TaskModel, entries: list[TrainedEntries], encoded_train
         return task_loss(model, {k: v.to(device) for k, v in batch.items()})
 
     steps_per_epoch = math.ceil(len(encoded_train) / schedule.batch_size)
-    result = fit(loss_of_batch, batches_for_epoch, steps_per_epoch, optimizer, schedule, description="fine-tune", progress=progress)
+    with selected_weight_grads(model, entries if sparse_grads else []):
+        result = fit(loss_of_batch, batches_for_epoch, steps_per_epoch, optimizer, schedule, description="fine-tune",
+                     progress=progress)
     model.eval()
     return MaskedTrainingResult(result, sum(e.size for e in entries), optimizer.state_bytes)
