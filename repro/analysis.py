@@ -48,3 +48,16 @@ def format_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
     if np.isnan(std):
         return f"{mean:.{digits}f} (n={n})"
     return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"
+
+
+def chosen_configs(summary: pd.DataFrame, configs: list, seed: int) -> dict[str, object]:
+    """Per variant of `summary` (one task), the RunConfig of `seed` at its chosen learning rate
+    and subset size; variants without a chosen rate are left out."""
+    chosen = {}
+    for _, row in summary.dropna(subset=["learning_rate"]).iterrows():
+        for config in configs:
+            size_matches = (config.subset_size is None) if np.isnan(row["subset_size"]) else config.subset_size == row["subset_size"]
+            if (config.variant == row["selector"] and config.task == row["task"] and config.seed == seed
+                    and size_matches and config.learning_rate == row["learning_rate"]):
+                chosen[row["selector"]] = config
+    return chosen

@@ -18,7 +18,7 @@ from repro.gradient_stats import GradientStats, PretrainingSource
 from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
 from repro.results import FINISHED, ResultStore, RunResult, environment_info
 from repro.diff_pruning import TunedWeights
-from repro.selectors import (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, count_parameters, get_selector,
+from repro.selectors import (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, Mask, count_parameters, get_selector,
                              mask_size)
 from repro.training import train_entries, train_masked
 
@@ -78,20 +78,30 @@ def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, 
                         test, tokenizer.pad_token_id)
 
 
+def _prepare(config: RunConfig, workspace: Workspace) -> PreparedData:
+    return prepare_data(config.task, workspace.data_dir, config.model, config.max_length, config.train_size,
+                        config.val_size, config.seed, workspace.store.cache_dir)
+
+
+def _model_with_decoder_first_head(config: RunConfig, data: PreparedData, workspace: Workspace):
+    """The pretrained model with its decoder-first head (cached per `config.decoder_key()`)."""
+    torch.manual_seed(config.seed)
+    model = build_task_model(config.model, HeadSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
+    cache_file = workspace.store.cache_dir / "decoders" / f"{config.decoder_key()}.safetensors"
+    decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
+                            cache_file=cache_file, device=workspace.device, progress=workspace.progress)
+    return model, decoder
+
+
 def execute(config: RunConfig, workspace: Workspace, weights_file: Path | None = None) -> RunResult:
     """Decoder-first, select, train, evaluate; save the tuned weights to `weights_file` if
     given. Raises on errors (see `run_one`)."""
     if config.data_source != workspace.data_source:
         raise ValueError(f"config wants {config.data_source!r} data but the workspace reads {workspace.data_source!r}")
     started = time.perf_counter()
-    data = prepare_data(config.task, workspace.data_dir, config.model, config.max_length, config.train_size,
-                        config.val_size, config.seed, workspace.store.cache_dir)
+    data = _prepare(config, workspace)
     prepared = time.perf_counter()
-    torch.manual_seed(config.seed)
-    model = build_task_model(config.model, HeadSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
-    cache_file = workspace.store.cache_dir / "decoders" / f"{config.decoder_key()}.safetensors"
-    decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
-                            cache_file=cache_file, device=workspace.device, progress=workspace.progress)
+    model, decoder = _model_with_decoder_first_head(config, data, workspace)
 
     if config.selector == LORA:
         training, selection = _train_lora(model, data, config, workspace)
@@ -169,6 +179,17 @@ def _prune_without_retraining(model, data: PreparedData, config: RunConfig, work
     mask, stats, selection = _select(model, data, config, workspace, DIFF_PRUNING)
     stats.pruning_source().apply_pruned(model, mask)
     return selection
+
+
+def selection_mask(config: RunConfig, workspace: Workspace) -> Mask | None:
+    """The mask a run trains (diff pruning without re-training: the entries it keeps), made
+    again from the pretrained model and the cached statistics; None for LoRA (no mask)."""
+    if config.selector == LORA:
+        return None
+    data = _prepare(config, workspace)
+    model, _ = _model_with_decoder_first_head(config, data, workspace)
+    selector = DIFF_PRUNING if config.selector == DIFF_PRUNING_NO_RETRAIN else config.selector
+    return _select(model, data, config, workspace, selector)[0]
 
 
 def _pruning_weights(pruning_run: RunConfig, workspace: Workspace, cost: dict) -> TunedWeights:

@@ -6,7 +6,7 @@ literals or papermill strings ("random,bitfit", "1e-3,1e-2", "all").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Mapping
 
 from repro.config import RunConfig, variant_fields
@@ -88,6 +88,14 @@ class Study:
                                        pretrain_fisher_samples=self.pretrain_fisher_samples, data_source=data_source)
                     runs.setdefault(config.run_id(), config)
         return list(runs.values())
+
+
+def middle_rates(study: Study) -> Study:
+    """`study` with every learning-rate grid cut to its middle value (the lower middle of an
+    even grid): one run per cell, for pages that must stay short. Such choices are untested
+    (`repro.analysis.summarise` marks a one-value grid as at its edge)."""
+    return replace(study, learning_rates={key: (tuple(sorted(grid))[(len(grid) - 1) // 2],)
+                                          for key, grid in study.learning_rates.items()})
 
 
 def size_label(size: float | None) -> str:

@@ -1,6 +1,7 @@
 """The notebooks run end to end under papermill, shrunk by the smoke profile."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -10,8 +11,9 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def test_parameters_cell_is_literals_with_comments():
-    notebook = nbformat.read(NOTEBOOKS / "03_subset_size.ipynb", as_version=4)
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_parameters_cell_is_literals_with_comments(name):
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1
     for line in cells[0].source.splitlines():
@@ -39,3 +41,32 @@ def test_subset_size_notebook_extends_edges(tmp_path, study_data):
                     "selectors": "bitfit", "seeds": "0", "learning_rates": "0.001", "extend_edges": True},
     )
     assert len(list((tmp_path / "results" / "runs").glob("*.json"))) > 1  # the one-value grid grew
+
+
+def run_smoke(name: str, tmp_path, study_data, **parameters) -> list:
+    """Execute a notebook on the smoke profile; returns its outputs (none may be an error)."""
+    output = tmp_path / name
+    papermill.execute_notebook(
+        str(NOTEBOOKS / name), str(output), cwd=str(tmp_path), progress_bar=False,
+        parameters={"profile": "smoke", "data_dir": str(study_data), "results_dir": str(tmp_path / "results"),
+                    **parameters},
+    )
+    executed = nbformat.read(output, as_version=4)
+    outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    return outputs
+
+
+def test_selection_strategies_notebook_smoke(tmp_path, study_data):
+    outputs = run_smoke("01_selection_strategies.ipynb", tmp_path, study_data, tasks="sst2,conll03", train_size=16,
+                        seeds="0")
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3  # budget groups, layers, overlap
+    statuses = [json.loads(p.read_text())["status"] for p in (tmp_path / "results" / "runs").glob("*.json")]
+    assert len(statuses) == 2 * 10 and set(statuses) == {"ok"}  # 9 variants + the L1 run, per task
+    text = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+    assert "diff_pruning_no_retrain" in text and "sst2: paper rank" in text
+
+
+def test_learning_rate_notebook_smoke(tmp_path, study_data):
+    outputs = run_smoke("02_learning_rate.ipynb", tmp_path, study_data, seeds="0", subset_sizes="1e-3,1e-2")
+    assert any("image/png" in o.get("data", {}) for o in outputs)
