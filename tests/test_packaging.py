@@ -62,3 +62,29 @@ def notebook_problems_for(tmp_path: Path, notebook) -> list[str]:
     path = tmp_path / "probe.ipynb"
     nbformat.write(notebook, path)
     return notebook_problems(path)
+
+
+def book_with_source_notebook(tmp_path: Path) -> Path:
+    """A book folder whose toc lists executed/nb, beside a notebooks/nb.ipynb source."""
+    (tmp_path / "notebooks").mkdir()
+    source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# The page title\n\ntext")])
+    nbformat.write(source, tmp_path / "notebooks" / "nb.ipynb")
+    (tmp_path / "book").mkdir()
+    return write_book(tmp_path / "book", None)
+
+
+def test_guard_writes_a_placeholder_for_a_notebook_not_executed_and_drops_it_once_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPRO_BOOK_STRICT", raising=False)
+    book = book_with_source_notebook(tmp_path)
+    check_book(book)
+    page = (book / "executed" / "nb.md").read_text()
+    assert "# The page title" in page and "was not executed" in page and "papermill notebooks/nb.ipynb" in page
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), book / "executed" / "nb.ipynb")
+    check_book(book)
+    assert not (book / "executed" / "nb.md").exists()
+
+
+def test_guard_in_strict_mode_refuses_a_notebook_not_executed(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_BOOK_STRICT", "1")
+    with pytest.raises(ExtensionError, match="'executed/nb' is missing"):
+        check_book(book_with_source_notebook(tmp_path))
