@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from seqeval.metrics import f1_score
-from seqeval.scheme import IOB2
-
 from .data.schema import TaskSpec
 
 
@@ -35,6 +32,9 @@ def entity_f1(predictions: Sequence[Sequence[str]], references: Sequence[Sequenc
     for i, (p, r) in enumerate(zip(predictions, references)):
         if len(p) != len(r):
             raise ValueError(f"sentence {i}: {len(p)} predicted tags but {len(r)} reference tags")
+    from seqeval.metrics import f1_score  # here, not at the top: seqeval pulls in scikit-learn
+    from seqeval.scheme import IOB2
+
     return float(f1_score([list(r) for r in references], [list(p) for p in predictions],
                           mode="strict", scheme=IOB2, zero_division=0))
 
