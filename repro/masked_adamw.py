@@ -3,9 +3,10 @@
 Each trained tensor contributes either all of its entries (`index=None`) or the flat
 positions in `index`. A tensor with an index is represented in the optimizer by a small
 leaf holding just its selected values: before a step their gradients are gathered into
-it, torch's AdamW updates it (state of size k), and the values are copied back with
-`index_copy_`, so entries outside the subset are never written (bit-identical after
-training). Gradient-norm clipping runs over the trained entries only, after an optional
+it (repro.sparse_grad may compute them there directly), torch's AdamW updates it (state
+of size k), and the values are copied back with `index_copy_`, so entries outside the
+subset are never written (bit-identical after training). Gradient-norm clipping runs over
+the trained entries only, after an optional
 `Penalty` (repro.regularization) adds its gradient. With weight decay 0,
 the updates equal `torch.optim.AdamW` on the masked gradient after `clip_grad_norm_`.
 """
@@ -62,11 +63,15 @@ class MaskedAdamW:
     def _gather_grads(self) -> list[torch.Tensor]:
         grads = []
         for e in self.entries:
-            grad = e.param.grad if e.param.grad is not None else torch.zeros_like(e.param)
             if e.index is None:
-                e.param.grad = grad
-            else:
-                e.values.grad = grad.reshape(-1).index_select(0, e.index)
+                if e.param.grad is None:
+                    e.param.grad = torch.zeros_like(e.param)
+            elif e.param.grad is not None:  # moved, and added to what repro.sparse_grad put in values.grad
+                gathered = e.param.grad.reshape(-1).index_select(0, e.index)
+                e.values.grad = gathered if e.values.grad is None else e.values.grad.add_(gathered)
+                e.param.grad = None
+            elif e.values.grad is None:
+                e.values.grad = torch.zeros_like(e.values)
             grads.append(e.leaf.grad)
         return grads
 
