@@ -1,10 +1,11 @@
-"""Empirical Fisher: the batched (vmap) path equals the per-sample loop, which equals eq. 2 by hand."""
+"""Empirical Fisher: the batched path (one backward per batch) equals the per-sample loop, which equals eq. 2 by hand."""
 from __future__ import annotations
 
 import math
 
 import pytest
 import torch
+from torch import nn
 
 from repro.data import TASKS, EncodedExample, SequenceExample, TokenExample, collate, encode
 from repro.fisher import empirical_fisher, empirical_fisher_loop, sample_loss
@@ -60,6 +61,36 @@ def test_batched_equals_loop(kind, dtype, tokenizer):
 
 
 @pytest.mark.parametrize("kind", ["sequence", "token"])
+def test_batched_equals_loop_on_minilm(kind, tokenizer):
+    """The pretrained model (SDPA attention, real weights), in float64 so only the method is compared."""
+    encoded, head = encoded_task(kind, tokenizer, n=5)
+    model = build_task_model("minilm-l6", head, seed=0).double()
+    kwargs = dict(pad_token_id=tokenizer.pad_token_id, n_samples=5)
+    fast = empirical_fisher(model, encoded, batch_size=3, progress=False, **kwargs)
+    close(fast.scores, empirical_fisher_loop(model, encoded, **kwargs).scores, scaled_atol=0.0)
+
+
+@pytest.mark.parametrize("change", ["module type", "called twice"])
+def test_unsupported_encoder_falls_back_to_the_loop(change, tokenizer):
+    encoded, head = encoded_task("sequence", tokenizer)
+    model = build_task_model("tiny-random", head, seed=0)
+    layer = model.encoder.encoder.layer[0].output
+    if change == "module type":
+        layer.LayerNorm = nn.RMSNorm(32)
+        reason = "RMSNorm 'encoder.layer.0.output.LayerNorm' is not one of"
+    else:
+        norm = layer.LayerNorm
+        layer.LayerNorm = nn.Sequential(norm, norm)  # the same parameters applied twice
+        reason = "not each called once per forward"
+    kwargs = dict(pad_token_id=tokenizer.pad_token_id, n_samples=4)
+    with pytest.warns(UserWarning, match=reason):
+        fast = empirical_fisher(model, encoded, progress=False, **kwargs)
+    assert fast.backward_passes == 4
+    close(fast.scores, empirical_fisher_loop(model, encoded, **kwargs).scores)
+    assert not any(module._forward_hooks for module in model.modules())
+
+
+@pytest.mark.parametrize("kind", ["sequence", "token"])
 def test_loop_is_squared_gradient_of_minus_log_likelihood(kind, tokenizer):
     """One sample by hand: (d/dtheta -log p(y|x))^2, the token loss summed over labelled tokens."""
     encoded, head = encoded_task(kind, tokenizer)
@@ -103,7 +134,7 @@ def test_model_unchanged_and_mode_restored(tokenizer):
     loop = empirical_fisher_loop(model, encoded, pad_token_id=0, n_samples=5)
     assert loop.scores[frozen].sum() > 0
     assert model.training and not model.encoder.get_parameter(frozen).requires_grad
-    assert not model.encoder.get_input_embeddings()._forward_hooks
+    assert not any(module._forward_hooks for module in model.modules())
     assert model.encoder.config._attn_implementation != "eager"
     for name, p in model.named_parameters():
         assert torch.equal(p, before[name]) and p.grad is None, name

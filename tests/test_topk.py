@@ -60,9 +60,10 @@ def test_all_equal_takes_the_first_entries():
     assert masks["first"].all() and masks["second"].tolist() == [True, True, False, False]
 
 
-def test_small_chunks_and_special_values(monkeypatch):
-    """Ties across chunk borders, infinities, signed zeros, denormals, mixed float dtypes."""
-    monkeypatch.setattr(topk, "CHUNK", 3)
+def test_tiny_sample_and_special_values(monkeypatch):
+    """A 3-score sample (its brackets miss on either side), ties across tensors, infinities,
+    signed zeros, denormals, mixed float dtypes."""
+    monkeypatch.setattr(topk, "SAMPLE", 3)
     scores = {
         "f32": torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 1e-45, -1e-45, 2.0, 2.0]),
         "f16": torch.tensor([[2.0, -0.0], [0.0, 0.5]], dtype=torch.float16),
@@ -73,8 +74,8 @@ def test_small_chunks_and_special_values(monkeypatch):
         assert_masks_equal(global_topk_mask(scores, k), brute_force(as_float, k))
 
 
-def test_radix_digits_distinguish_close_values():
-    """Values that share their high 16 bits still rank exactly."""
+def test_adjacent_float32_values_rank_exactly():
+    """Values one float32 step apart still rank exactly."""
     base = torch.tensor(1.0)
     close = torch.stack([torch.nextafter(base, torch.tensor(2.0)), base, torch.nextafter(base, torch.tensor(0.0))])
     scores = {"close": close[torch.tensor([1, 2, 0])]}
@@ -93,3 +94,46 @@ def test_nan_names_the_tensor():
     scores["c"][1, 2, 3] = float("nan")
     with pytest.raises(ValueError, match="'c'"):
         global_topk_mask(scores, 3)
+
+
+def sorted_reference(scores: dict[str, torch.Tensor], k: int) -> dict[str, torch.Tensor]:
+    """The plain version: a stable descending sort of all scores concatenated (float32)."""
+    flat = torch.cat([t.reshape(-1).float() + 0.0 for t in scores.values()])
+    chosen = torch.zeros(len(flat), dtype=torch.bool)
+    chosen[torch.sort(flat, descending=True, stable=True).indices[:k]] = True
+    parts = chosen.split([t.numel() for t in scores.values()])
+    return {name: part.view(t.shape) for (name, t), part in zip(scores.items(), parts)}
+
+
+def large_scores(seed: int, ties: bool) -> dict[str, torch.Tensor]:
+    """About 3 x topk.SAMPLE scores over tensors of several shapes and dtypes (the sampling path)."""
+    generator = torch.Generator().manual_seed(seed)
+    shapes = {"emb": (300, 256), "w": (256, 256), "b": (256,), "half": (512, 64), "double": (10, 10)}
+    scores = {}
+    for name, shape in shapes.items():
+        if ties:
+            values = torch.randint(0, 50, shape, generator=generator).float()
+        else:
+            values = torch.randn(shape, generator=generator).exp()
+        scores[name] = values.to({"half": torch.float16, "double": torch.float64}.get(name, torch.float32))
+    return scores
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_sampled_bracket_equals_sorting(ties):
+    scores = large_scores(1, ties)
+    total = sum(t.numel() for t in scores.values())
+    assert total > 2 * topk.SAMPLE
+    for k in (1, 7, 1000, total // 3, total // 2, total - 5, total):
+        assert_masks_equal(global_topk_mask(scores, k), sorted_reference(scores, k))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_missed_brackets_are_widened(monkeypatch, ties):
+    """A zero-width bracket from an 8-score sample misses for most k; the answer stays exact."""
+    monkeypatch.setattr(topk, "SAMPLE", 8)
+    monkeypatch.setattr(topk, "_SPREAD", 0.0)
+    scores = large_scores(2, ties)
+    total = sum(t.numel() for t in scores.values())
+    for k in (1, 2, 50, total // 10, total // 2, total - 1, total):
+        assert_masks_equal(global_topk_mask(scores, k), sorted_reference(scores, k))
