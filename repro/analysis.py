@@ -61,3 +61,26 @@ def chosen_configs(summary: pd.DataFrame, configs: list, seed: int) -> dict[str,
                     and size_matches and config.learning_rate == row["learning_rate"]):
                 chosen[row["selector"]] = config
     return chosen
+
+
+SELECTION_COSTS = {
+    "sel_k": "k", "sel_seconds": "selection s", "sel_stat_downstream_samples": "downstream N",
+    "sel_stat_downstream_seconds": "downstream Fisher s", "sel_stat_pretraining_samples": "pretraining N",
+    "sel_stat_pretraining_seconds": "pretraining Fisher s (incl. MLM head)", "sel_stat_backward_passes": "backward passes",
+    "sel_stat_pruning_steps": "L1 run steps", "sel_stat_pruning_seconds": "L1 run training s",
+    "time_train_s": "training s",
+}
+
+
+def selection_costs(frame: pd.DataFrame, by: tuple[str, ...] = ("selector",)) -> pd.DataFrame:
+    """What selecting and training cost, per group of `ok` runs (`ResultStore.to_frame()` rows):
+    the largest value of each recorded cost, i.e. a first computation rather than a cache hit
+    (statistics and diff pruning's L1 run are computed once and reused). Columns named as in
+    `SELECTION_COSTS`; NaN where a variant needs no such step."""
+    ok = frame[frame["status"] == "ok"]
+    present = [column for column in SELECTION_COSTS if column in ok]
+    if ok.empty or not present:
+        return pd.DataFrame()
+    costs = ok.groupby(list(by))[present].max().rename(columns=SELECTION_COSTS)
+    costs.index.names = ["variant" if name == "selector" else name for name in by]
+    return costs

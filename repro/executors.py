@@ -27,7 +27,8 @@ class ExecutorConfig:
     """Which executor runs a sweep, and its resources."""
 
     name: str = "serial"
-    workers: int = 2                 # local: processes
+    workers: int = 2                 # local: processes; 2 x 1 thread tied 1 x 2 on a quiet 2-core machine and
+                                     # degraded less under load (benchmarks/throughput.py)
     threads_per_worker: int = 1      # local: torch threads in each
     slurm_partition: str | None = None
     array_parallelism: int = 32      # slurm: jobs of the array running at once

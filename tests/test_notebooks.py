@@ -70,3 +70,9 @@ def test_selection_strategies_notebook_smoke(tmp_path, study_data):
 def test_learning_rate_notebook_smoke(tmp_path, study_data):
     outputs = run_smoke("02_learning_rate.ipynb", tmp_path, study_data, seeds="0", subset_sizes="1e-3,1e-2")
     assert any("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_costs_notebook_runs_the_quick_benchmark(tmp_path, study_data):
+    outputs = run_smoke("appendix_costs.ipynb", tmp_path, study_data, quick=True, threads=1)
+    text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    assert "forward+backward floor" in text and "No finished runs" in text
