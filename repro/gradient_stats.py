@@ -108,7 +108,7 @@ class GradientStats:
         if "pruning" not in self._scores:
             if self.pruning_source is None:
                 raise ValueError("pruning magnitudes need a pruning_source (none given)")
-            initial = {n: p for n, p in self.model.encoder.named_parameters()}
+            initial = dict(self.model.encoder.named_parameters())  # theta_0: selection runs before training
             self._scores["pruning"] = self.pruning_source().change_magnitudes(initial)
         return self._scores["pruning"]
 

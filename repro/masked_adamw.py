@@ -6,9 +6,8 @@ leaf holding just its selected values: before a step their gradients are gathere
 it (repro.sparse_grad may compute them there directly), torch's AdamW updates it (state
 of size k), and the values are copied back with `index_copy_`, so entries outside the
 subset are never written (bit-identical after training). Gradient-norm clipping runs over
-the trained entries only, after an optional
-`Penalty` (repro.regularization) adds its gradient. With weight decay 0,
-the updates equal `torch.optim.AdamW` on the masked gradient after `clip_grad_norm_`.
+the trained entries only, after an optional `Penalty` (repro.regularization) adds its
+gradient. With weight decay 0, the updates equal `torch.optim.AdamW` on the masked gradient after `clip_grad_norm_`.
 """
 from __future__ import annotations
 
