@@ -16,8 +16,11 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     is True when the choice is the smallest or largest rate tried (a one-value grid is
     always at the edge: the choice was not tested). Test scores at that rate give
     test_mean, test_std (ddof=1, NaN for one seed) and n_seeds. `fraction` is the realised
-    share of encoder parameters trained.
+    share of encoder parameters trained. Runs that started from another run's encoder
+    (`init_from`: secondary tasks of section 4) are not cells of a study and are left out.
     """
+    if "init_from" in frame:
+        frame = frame[frame["init_from"].isna()]
     if frame.empty:
         raise ValueError("no results to summarise")
     frame = frame.assign(subset_size=frame["subset_size"].astype(float).fillna(-1.0))  # -1: the selector's default

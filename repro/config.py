@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 
 from repro.data import TASKS
@@ -13,12 +14,19 @@ from repro.regularization import Regularization
 from repro.selectors import DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, is_fixed_size
 
 DATA_SOURCES = ("local", "hub")
+DEFAULT_LORA_RANK = 4  # the paper's Table 1 rank; variant "lora"
 
 
 def variant_fields(variant: str) -> dict:
     """The RunConfig fields a variant name sets: "random" -> selector; "full+l2:0.1" ->
-    selector "full" with an L2 penalty of 0.1 toward theta_0 (the inverse of `RunConfig.variant`)."""
+    selector "full" with an L2 penalty of 0.1 toward theta_0; "lora:16" -> LoRA of rank 16
+    ("lora" alone: rank 4). The inverse of `RunConfig.variant`."""
     selector, plus, penalty = variant.partition("+")
+    if selector.startswith(f"{LORA}:") and not plus:
+        rank = selector.removeprefix(f"{LORA}:")
+        if not rank.isdigit() or int(rank) < 1:
+            raise ValueError(f"variant {variant!r}: write a LoRA rank as 'lora:<rank>' with an integer rank >= 1")
+        return {"selector": LORA, "lora_rank": int(rank)}
     is_fixed_size(selector)  # unknown selectors raise here
     if not plus:
         return {"selector": selector}
@@ -49,6 +57,9 @@ class RunConfig:
     pruning_learning_rate: that run's learning rate for "diff_pruning" (with re-training; its
     own learning_rate is the re-training's). For "diff_pruning_no_retrain" there is no second
     training: learning_rate is the L1 run's, and pruning_learning_rate must be None.
+    init_from: the run id of a finished run in the same results folder whose tuned encoder this
+    run starts from (its theta_0), e.g. a secondary task after a primary one (section 4); None:
+    the pretrained encoder. Left out of `to_dict` when None, so older run ids stay valid.
     """
 
     task: str
@@ -67,12 +78,13 @@ class RunConfig:
     data_source: str = "local"
     fisher_samples: int = 1024
     pretrain_fisher_samples: int = 1024
-    lora_rank: int = 4
+    lora_rank: int = DEFAULT_LORA_RANK
     regularization: str | None = None
     regularization_strength: float | None = None
     pruning_l1: float | None = None
     pruning_learning_rate: float | None = None
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    init_from: str | None = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -95,6 +107,8 @@ class RunConfig:
             raise ValueError(f"val_size ({self.val_size}) must be >= 1 and max_length ({self.max_length}) >= 8")
         if not math.isfinite(self.max_grad_norm) or self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm {self.max_grad_norm!r} must be a positive number")
+        if self.init_from is not None and not re.fullmatch(r"[0-9a-f]{16}", self.init_from):
+            raise ValueError(f"init_from {self.init_from!r} must be a run id (16 hex digits) or None")
         self._check_regularization()
         self._check_pruning()
         self.schedule()  # validates epochs, batch size, learning rate, warm-up
@@ -126,6 +140,8 @@ class RunConfig:
     @property
     def variant(self) -> str:
         """The variant's name in tables: the selector, with "+l1:0.01"-style suffix when penalised."""
+        if self.selector == LORA:
+            return LORA if self.lora_rank == DEFAULT_LORA_RANK else f"{LORA}:{self.lora_rank}"
         spec = self.regularization_spec()
         return self.selector if spec is None else f"{self.selector}+{spec.label}"
 
@@ -144,7 +160,10 @@ class RunConfig:
         return Schedule(self.epochs, self.batch_size, self.learning_rate, self.warmup_fraction, self.max_grad_norm)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["init_from"] is None:
+            del data["init_from"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
@@ -160,5 +179,6 @@ class RunConfig:
     def decoder_key(self) -> str:
         """Hash of what the decoder-first head depends on (not the selector or learning rate)."""
         fields = {k: v for k, v in self.to_dict().items()
-                  if k in ("task", "seed", "model", "train_size", "val_size", "max_length", "data_source", "decoder")}
+                  if k in ("task", "seed", "model", "train_size", "val_size", "max_length", "data_source", "decoder",
+                           "init_from")}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]

@@ -15,9 +15,9 @@ from repro.data.token_cache import encoded_task
 from repro.decoder import decoder_first
 from repro.evaluation import evaluate
 from repro.gradient_stats import GradientStats, PretrainingSource
-from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
+from repro.models import HeadSpec, build_task_model, encoder_parameters, load_encoder, load_tokenizer
 from repro.results import FINISHED, ResultStore, RunResult, environment_info
-from repro.diff_pruning import TunedWeights
+from repro.tuned_weights import TunedWeights
 from repro.selectors import (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, Mask, count_parameters, get_selector,
                              mask_size)
 from repro.training import train_entries, train_masked
@@ -84,18 +84,36 @@ def _prepare(config: RunConfig, workspace: Workspace) -> PreparedData:
 
 
 def _model_with_decoder_first_head(config: RunConfig, data: PreparedData, workspace: Workspace):
-    """The pretrained model with its decoder-first head (cached per `config.decoder_key()`)."""
+    """The run's starting model (pretrained, or the tuned encoder of `config.init_from`) with
+    its decoder-first head (cached per `config.decoder_key()`)."""
     torch.manual_seed(config.seed)
     model = build_task_model(config.model, HeadSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
+    if config.init_from is not None:
+        tuned_weights(_stored_config(config.init_from, workspace), workspace).load_encoder_into(model)
     cache_file = workspace.store.cache_dir / "decoders" / f"{config.decoder_key()}.safetensors"
     decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
                             cache_file=cache_file, device=workspace.device, progress=workspace.progress)
     return model, decoder
 
 
-def execute(config: RunConfig, workspace: Workspace, weights_file: Path | None = None) -> RunResult:
-    """Decoder-first, select, train, evaluate; save the tuned weights to `weights_file` if
-    given. Raises on errors (see `run_one`)."""
+def _stored_config(run_id: str, workspace: Workspace) -> RunConfig:
+    stored = workspace.store.load_by_id(run_id)
+    if stored is None:
+        raise ValueError(f"init_from {run_id!r}: no such run in {workspace.results_dir}; run the primary run first")
+    return stored.config
+
+
+def initial_encoder(config: RunConfig, workspace: Workspace) -> dict[str, torch.Tensor]:
+    """theta_0 of a run: the pretrained encoder, or the tuned one of `config.init_from`."""
+    if config.init_from is None:
+        return {n: p.detach() for n, p in load_encoder(config.model).named_parameters()}
+    return tuned_weights(_stored_config(config.init_from, workspace), workspace).encoder
+
+
+def execute(config: RunConfig, workspace: Workspace) -> RunResult:
+    """Decoder-first, select, train, evaluate on train, validation and test, and keep the tuned
+    weights (`ResultStore.weights_path`; LoRA's adapters merged into the encoder). Raises on
+    errors (see `run_one`)."""
     if config.data_source != workspace.data_source:
         raise ValueError(f"config wants {config.data_source!r} data but the workspace reads {workspace.data_source!r}")
     started = time.perf_counter()
@@ -115,14 +133,15 @@ def execute(config: RunConfig, workspace: Workspace, weights_file: Path | None =
     if training and training.fit.diverged:
         return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
                          reason=f"non-finite loss or gradient at step {training.fit.steps}")
-    if weights_file is not None:
-        TunedWeights.of(model).save(weights_file)
     evaluation_start = time.perf_counter()
     metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
                                pad_token_id=data.pad_token_id, device=workspace.device)
-               for split in ("validation", "test")}
+               for split in ("train", "validation", "test")}
     metrics["final_train_loss"] = training.fit.final_loss if training else None
     timings["evaluate_s"] = time.perf_counter() - evaluation_start
+    if config.selector == LORA:
+        model.encoder = model.encoder.merge_and_unload()
+    TunedWeights.of(model).save(workspace.store.weights_path(config), initial=initial_encoder(config, workspace))
     timings["total_s"] = time.perf_counter() - started
     return RunResult(config, "ok", metrics, timings, selection)
 
@@ -193,26 +212,40 @@ def selection_mask(config: RunConfig, workspace: Workspace) -> Mask | None:
 
 
 def _pruning_weights(pruning_run: RunConfig, workspace: Workspace, cost: dict) -> TunedWeights:
-    """The tuned weights of diff pruning's L1 run, from the cache or by running it (its result
-    is stored like any run's). Records the run's training cost in `cost`."""
-    weights_file = workspace.store.cache_dir / "tuned" / f"{pruning_run.run_id()}.safetensors"
+    """The tuned weights of diff pruning's L1 run (`tuned_weights`); records in `cost` whether
+    they were cached and what the run's training cost."""
+    cached = workspace.store.weights_path(pruning_run).exists()
+    try:
+        weights = tuned_weights(pruning_run, workspace)
+    except RuntimeError as error:
+        raise RuntimeError(f"diff pruning's L1 run: {error}") from None
     stored = workspace.store.load(pruning_run)
-    cached = weights_file.exists() and stored is not None and stored.status == "ok"
-    if not cached and not (stored is not None and stored.status == "diverged"):
-        stored = run_one(pruning_run, workspace, weights_file)
-    if stored.status != "ok":
-        raise RuntimeError(f"diff pruning's L1 run {pruning_run.run_id()} ({pruning_run.variant}, lr "
-                           f"{pruning_run.learning_rate:g}) {stored.status}: {(stored.reason or '').splitlines()[0]}")
     cost.update(stat_pruning_run=pruning_run.run_id(), stat_pruning_cached=cached,
                 stat_pruning_seconds=stored.timings["train_s"], stat_pruning_steps=stored.timings["steps"])
-    return TunedWeights.load(weights_file)
+    return weights
 
 
-def run_one(config: RunConfig, workspace: Workspace, weights_file: Path | None = None) -> RunResult:
+def tuned_weights(config: RunConfig, workspace: Workspace) -> TunedWeights:
+    """A run's tuned weights: from the results folder when the run finished `ok` with them kept,
+    else by running it (again; its result is rewritten, the same for a seeded run). Raises
+    RuntimeError when the run diverges or fails."""
+    path, stored = workspace.store.weights_path(config), workspace.store.load(config)
+    if not (path.exists() and stored is not None and stored.status == "ok"):
+        if stored is not None and stored.status == "diverged":
+            raise RuntimeError(f"run {config.run_id()} ({config.variant}, {config.task}, lr {config.learning_rate:g}) "
+                               f"diverged: it has no tuned weights")
+        stored = run_one(config, workspace)
+        if stored.status != "ok":
+            raise RuntimeError(f"run {config.run_id()} ({config.variant}, {config.task}, lr {config.learning_rate:g}) "
+                               f"{stored.status}: {(stored.reason or '').splitlines()[0]}")
+    return TunedWeights.load(path, initial=initial_encoder(config, workspace))
+
+
+def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
     """Execute one run and write its result, whatever happens: an exception becomes a
     `failed` result with the error and traceback, so a sweep goes on with the next run."""
     try:
-        result = execute(config, workspace, weights_file)
+        result = execute(config, workspace)
     except Exception as error:  # noqa: BLE001 - every failure is recorded, none is lost
         result = RunResult(config, "failed", reason=f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
     result.environment = environment_info()

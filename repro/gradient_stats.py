@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from repro.data import load_wikitext
-from repro.diff_pruning import TunedWeights
+from repro.tuned_weights import TunedWeights
 from repro.fisher import empirical_fisher
 from repro.mlm import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model
 from repro.models import TaskModel, load_tokenizer

@@ -71,8 +71,15 @@ class ResultStore:
     def path_for(self, config: RunConfig) -> Path:
         return self.root / "runs" / f"{config.run_id()}.json"
 
+    def weights_path(self, config: RunConfig) -> Path:
+        """Where a finished run's tuned weights are kept (`repro.tuned_weights`)."""
+        return self.cache_dir / "tuned" / f"{config.run_id()}.safetensors"
+
     def load(self, config: RunConfig) -> RunResult | None:
-        path = self.path_for(config)
+        return self.load_by_id(config.run_id())
+
+    def load_by_id(self, run_id: str) -> RunResult | None:
+        path = self.root / "runs" / f"{run_id}.json"
         if not path.exists():
             return None
         return RunResult.from_dict(json.loads(path.read_text()))
@@ -94,10 +101,11 @@ class ResultStore:
     def to_frame(self) -> pd.DataFrame:
         """One row per run: config fields, status, reason, and metrics/timings/selection
         flattened with prefixes (e.g. `metric_test`, `time_train_s`, `sel_k`). Column
-        `selector` holds the variant name (`RunConfig.variant`, e.g. "full+l1:0.01")."""
+        `selector` holds the variant name (`RunConfig.variant`, e.g. "full+l1:0.01"); `init_from`
+        is None except for runs that started from another run's encoder (secondary tasks)."""
         rows = []
         for result in self.results():
-            row = {k: v for k, v in result.config.to_dict().items() if k != "decoder"}
+            row = {"init_from": None, **{k: v for k, v in result.config.to_dict().items() if k != "decoder"}}
             row["selector"] = result.config.variant  # penalised variants are their own rows
             row.update(run_id=result.config.run_id(), status=result.status, reason=result.reason)
             row.update({f"metric_{k}": v for k, v in result.metrics.items()})

@@ -108,7 +108,7 @@ def select_combined(params: Params, k: int, seed: int, stats=None) -> Mask:
 
 def select_diff_pruning(params: Params, k: int, seed: int, stats=None) -> Mask:
     """Diff pruning (L1 instead of L0): the k entries that moved most, |theta - theta_0|, in a
-    full fine-tuning run with an L1 penalty toward theta_0 (`repro.diff_pruning`)."""
+    full fine-tuning run with an L1 penalty toward theta_0 (`repro.tuned_weights`)."""
     return _largest_scores("diff_pruning", params, k, stats, lambda s: s.pruning_magnitudes())
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from repro.config import RunConfig, variant_fields
-from repro.diff_pruning import TunedWeights
+from repro.tuned_weights import TunedWeights
 from repro.experiment import Workspace, run_one
 from repro.models import HeadSpec, build_task_model, encoder_parameters
 from repro.selectors import SELECTORS, count_parameters, mask_size

@@ -96,11 +96,11 @@ def test_sweep_skips_finished_runs_and_survives_failures(tmp_path, study_data, m
     executed = []
     real_execute = repro.experiment.execute
 
-    def flaky(cfg, ws, weights_file=None):
+    def flaky(cfg, ws):
         executed.append(cfg.run_id())
         if cfg.selector == "bitfit" and cfg.learning_rate == 0.1:
             raise RuntimeError("injected failure")
-        return real_execute(cfg, ws, weights_file)
+        return real_execute(cfg, ws)
 
     monkeypatch.setattr(repro.experiment, "execute", flaky)
     results = run_sweep(configs, workspace)
