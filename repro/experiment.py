@@ -89,7 +89,7 @@ def _model_with_decoder_first_head(config: RunConfig, data: PreparedData, worksp
     torch.manual_seed(config.seed)
     model = build_task_model(config.model, HeadSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
     if config.init_from is not None:
-        tuned_weights(_stored_config(config.init_from, workspace), workspace).load_encoder_into(model)
+        tuned_weights(_stored_config(config.init_from, workspace), workspace).load_encoder_into(model.encoder)
     cache_file = workspace.store.cache_dir / "decoders" / f"{config.decoder_key()}.safetensors"
     decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
                             cache_file=cache_file, device=workspace.device, progress=workspace.progress)
@@ -239,6 +239,15 @@ def tuned_weights(config: RunConfig, workspace: Workspace) -> TunedWeights:
             raise RuntimeError(f"run {config.run_id()} ({config.variant}, {config.task}, lr {config.learning_rate:g}) "
                                f"{stored.status}: {(stored.reason or '').splitlines()[0]}")
     return TunedWeights.load(path, initial=initial_encoder(config, workspace))
+
+
+def decoder_only_score(config: RunConfig, workspace: Workspace) -> float:
+    """Test score of the run's decoder-first head on its starting encoder, before any encoder
+    entry is trained: section 4's "Sec. (decoder)" when `config.init_from` is a primary run."""
+    data = _prepare(config, workspace)
+    model, _ = _model_with_decoder_first_head(config, data, workspace)
+    return evaluate(model, data.splits.test, data.test, data.spec, pad_token_id=data.pad_token_id,
+                    device=workspace.device)
 
 
 def run_one(config: RunConfig, workspace: Workspace) -> RunResult:

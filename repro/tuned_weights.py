@@ -75,9 +75,9 @@ class TunedWeights:
         return {n: (self.encoder[n] - p.detach().cpu()).abs() for n, p in initial.items()}
 
     @torch.no_grad()
-    def load_encoder_into(self, model: TaskModel) -> None:
-        """Set every encoder parameter of `model` to its tuned value (the head is left alone)."""
-        parameters = encoder_parameters(model)
+    def load_encoder_into(self, encoder: torch.nn.Module) -> None:
+        """Set every parameter of `encoder` (a model's encoder) to its tuned value."""
+        parameters = dict(encoder.named_parameters())
         if set(parameters) != set(self.encoder):
             raise ValueError(f"tuned weights and model differ in parameters: "
                              f"{sorted(set(parameters) ^ set(self.encoder))[:5]}")

@@ -17,6 +17,7 @@ from repro.data import (
     resolve_data_dir,
     split_for_run,
 )
+from repro.data.hub import load_task_from_hub
 
 N_QNLI = 10
 
@@ -40,6 +41,10 @@ def make_data_folder(root: Path) -> Path:
     (root / "trec").mkdir()
     (root / "trec/train_5500.label").write_bytes(b"LOC:city Which sister\xf0city ?\nNUM:date When ?\n")
     (root / "trec/TREC_10.label").write_bytes(b"HUM:ind Who ?\n")
+    (root / "conll2003_de").mkdir()
+    german = "-DOCSTART- -X- -X- -X- O\n\nGro\u00dfer gro\u00df ADJA I-NC O\nBerlin Berlin NE I-NC I-LOC\n\n"
+    (root / "conll2003_de/deu.testa").write_bytes(german.encode("latin-1"))
+    (root / "conll2003_de/deu.testb").write_bytes((german * 2).encode("latin-1"))
     return root
 
 
@@ -58,6 +63,14 @@ def test_load_local_tasks(data_dir):
     trec = load_task("trec6", str(data_dir))
     assert [TASKS["trec6"].label_names[e.label] for e in trec.train] == ["LOC", "NUM"]
     assert load_task("sst2", data_dir) is sst2  # cached
+
+
+def test_german_conll_trains_on_testa_and_says_so(data_dir):
+    german = load_task("conll03_de", data_dir)
+    assert german.train[0].tokens == ("Gro\u00dfer", "Berlin") and german.train[0].tags == (0, 5)  # latin-1, B-LOC
+    assert (len(german.train), len(german.test)) == (1, 2) and "deu.testa" in german.notes[0]
+    with pytest.raises(ValueError, match="no Hugging Face hub source"):
+        load_task_from_hub("conll03_de")
 
 
 def test_qnli_local_split(data_dir):

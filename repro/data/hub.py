@@ -106,6 +106,9 @@ def _load_split(path: str, config: str | None, split: str, revision: str | None 
 def load_task_from_hub(name: str) -> TaskData:
     """Full train and test of a registered task, downloaded (or read from the datasets cache)."""
     spec = get_task_spec(name)
+    if name not in HUB_SOURCES:
+        raise ValueError(f"task {name!r} has no Hugging Face hub source (CoNLL-2003 German is licensed and not "
+                         f"on the hub); hub tasks: {', '.join(sorted(HUB_SOURCES))}. Use a data folder.")
     source = HUB_SOURCES[name]
     train = source.convert(_load_split(source.path, source.config, source.train_split, source.revision))
     test = source.convert(_load_split(source.path, source.config, source.test_split, source.revision))

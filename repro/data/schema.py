@@ -52,6 +52,13 @@ TASKS: dict[str, TaskSpec] = {
         "entity_f1",
         "CoNLL-2003 test, eng.testb (3,453 sentences)",
     ),
+    "conll03_de": TaskSpec(
+        "conll03_de",
+        "token",
+        ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"),
+        "entity_f1",
+        "CoNLL-2003 German test, deu.testb (3,005 sentences); trained on deu.testa (no train split offline)",
+    ),
     "trec6": TaskSpec(
         "trec6",
         "sequence",

@@ -7,6 +7,7 @@ variable, else None, meaning "load from the hub". Local layout (file names as in
     qnli/dev.tsv                                  GLUE dev only: split 80/20 (fixed seed 0) into train/test
     conll2003/eng.train, conll2003/eng.testb      train, test
     trec/train_5500.label, trec/TREC_10.label     train, test
+    conll2003_de/deu.testa, conll2003_de/deu.testb  train (the official dev set), test; latin-1
     wikitext/wikitext-2/wiki.{valid,test}.tokens  WikiText-2 validation, test
 
 `load_task` results are cached per (task, resolved folder) and shared: do not mutate their lists.
@@ -36,7 +37,11 @@ LOCAL_FILES: dict[str, tuple[Callable, str, str]] = {
     "sst2": (readers.read_sst2_tsv, "sst2/train.tsv", "sst2/dev.tsv"),
     "conll03": (readers.read_conll, "conll2003/eng.train", "conll2003/eng.testb"),
     "trec6": (readers.read_trec, "trec/train_5500.label", "trec/TREC_10.label"),
+    "conll03_de": (functools.partial(readers.read_conll, encoding="latin-1"), "conll2003_de/deu.testa",
+                   "conll2003_de/deu.testb"),
 }
+GERMAN_NOTE = ("CoNLL-2003 German has no train split here: the official dev set (deu.testa, {train:,} sentences) "
+               "is the training data and deu.testb ({test:,}) the test set; scores are not comparable to the paper's.")
 QNLI_FILE = "qnli/dev.tsv"
 WIKITEXT_FILES = {
     "validation": "wikitext/wikitext-2/wiki.valid.tokens",
@@ -83,8 +88,9 @@ def _load_local(name: str, folder: Path) -> TaskData:
         note = QNLI_LOCAL_NOTE.format(total=len(train) + len(test), train=len(train), test=len(test))
         return TaskData(spec=spec, train=train, test=test, source=source, notes=(note,))
     reader, train_file, test_file = LOCAL_FILES[name]
-    train_path, test_path = _require(folder, train_file), _require(folder, test_file)
-    return TaskData(spec=spec, train=reader(train_path), test=reader(test_path), source=source)
+    train, test = reader(_require(folder, train_file)), reader(_require(folder, test_file))
+    notes = (GERMAN_NOTE.format(train=len(train), test=len(test)),) if name == "conll03_de" else ()
+    return TaskData(spec=spec, train=train, test=test, source=source, notes=notes)
 
 
 @functools.lru_cache(maxsize=None)
