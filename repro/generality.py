@@ -34,12 +34,12 @@ PRETRAINED = "pretrained"
 
 @dataclass(frozen=True)
 class Generality:
-    """What to measure: the MLM probe's settings and, per task, per seed, the base run (full
+    """What to measure: the MLM probe's settings (None: no MLM probe) and, per task, per seed, the base run (full
     fine-tuning of the pretrained encoder at the rate chosen on it). Secondary tasks of a
     primary run are the base tasks other than its own; its "primary" difference is to the base
     run of its own task (add that task's base when primary differences are wanted)."""
 
-    probe: MLMProbeConfig
+    probe: MLMProbeConfig | None
     bases: dict[str, dict[int, RunConfig]]
     secondary_tasks: tuple[str, ...]
 
@@ -122,14 +122,16 @@ def assess(primaries: list[RunConfig], generality: Generality, workspace: Worksp
                          f"{missing[0].variant} on {missing[0].task} (run id {missing[0].run_id()}); run them first")
     run_secondaries(primaries, generality, workspace, executor)
     model_names = {p.model for p in primaries}
-    pretrained_mlm = {m: mlm_score(None, m, workspace, generality.probe) for m in model_names}
+    pretrained_mlm = {m: mlm_score(None, m, workspace, generality.probe) if generality.probe else None
+                      for m in model_names}
     rows = []
     for primary in tqdm(primaries, desc="generality probes", disable=not workspace.progress):
         rows.extend(_rows_of(primary, generality, workspace, pretrained_mlm[primary.model]))
     return pd.DataFrame(rows)
 
 
-def _rows_of(primary: RunConfig, generality: Generality, workspace: Workspace, pretrained_mlm: float) -> list[dict]:
+def _rows_of(primary: RunConfig, generality: Generality, workspace: Workspace,
+             pretrained_mlm: float | None) -> list[dict]:
     stored = workspace.store.load(primary)
     row = {"task": primary.task, "variant": primary.variant, "subset_size": primary.subset_size,
            "fraction": stored.selection.get("fraction"), "seed": primary.seed, "learning_rate": primary.learning_rate,
@@ -142,8 +144,9 @@ def _rows_of(primary: RunConfig, generality: Generality, workspace: Workspace, p
     if base is not None:
         row["primary_diff"] = row["primary_test"] - _test_score(base, workspace)
     try:
-        row["mlm"] = mlm_score(primary, primary.model, workspace, generality.probe)
-        row["mlm_diff"] = row["mlm"] - pretrained_mlm
+        if generality.probe is not None:
+            row["mlm"] = mlm_score(primary, primary.model, workspace, generality.probe)
+            row["mlm_diff"] = row["mlm"] - pretrained_mlm
     except Exception as error:  # noqa: BLE001 - recorded; the other measures go on
         row.update(status="probe failed", reason=_reason(error))
     secondaries = generality.secondary_configs(primary)

@@ -69,5 +69,9 @@ def base_runs(profile: str, tasks: list[str], workspace: Workspace, rate_grid: s
         bases.setdefault(config.task, {})[config.seed] = config
     missing = [t for t in tasks if t not in bases]
     if missing:
-        raise RuntimeError(f"full fine-tuning finished no run for {missing}: these tasks have no base run")
+        reasons = [r.reason for c in configs if c.task in missing
+                   for r in [workspace.store.load(c)] if r is not None and r.reason]
+        first = reasons[0].splitlines()[-1] if reasons else "no run finished ok"
+        raise RuntimeError(f"full fine-tuning finished no run for {missing}, so these tasks have no base run; "
+                           f"first failure: {first}")
     return bases, summary

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from repro.config import variant_fields
+
 PRIMARY_MEASURES = ("primary_test", "primary_diff", "gap", "mlm", "mlm_diff")
 SECONDARY_MEASURES = ("secondary_full", "secondary_full_diff", "secondary_decoder", "secondary_decoder_diff")
 LABELS = {"primary_test": "primary", "primary_diff": "prim. diff", "gap": "gap", "mlm": "MLM p@1",
@@ -97,3 +99,19 @@ def status_counts(frame: pd.DataFrame) -> pd.Series:
     """How many rows ended in each status (ok, diverged, failed, probe failed, secondary ...)."""
     return frame.drop_duplicates(["run_id", "secondary_task"] if "secondary_task" in frame else ["run_id"])[
         "status"].value_counts()
+
+
+def lora_rank_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Table 9 from `repro.analysis.summarise` rows of LoRA variants ("lora", "lora:16", ...):
+    per variant its rank, its adapters' share of the encoder, and per task `<task> mean`,
+    `<task> std`, `<task> n` of the test score at the chosen rate; sorted by rank."""
+    rows = summary[summary["selector"].map(lambda v: variant_fields(v)["selector"] == "lora")]
+    table = pd.DataFrame(index=pd.Index(sorted(rows["selector"].unique(),
+                                               key=lambda v: variant_fields(v).get("lora_rank", 4)), name="variant"))
+    table["rank"] = [variant_fields(v).get("lora_rank", 4) for v in table.index]
+    table["share"] = rows.groupby("selector")["fraction"].max().reindex(table.index)
+    for task, group in rows.groupby("task", sort=True):
+        group = group.set_index("selector").reindex(table.index)
+        table[f"{task} mean"], table[f"{task} std"], table[f"{task} n"] = (
+            group["test_mean"], group["test_std"], group["n_seeds"])
+    return table

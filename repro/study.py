@@ -202,6 +202,10 @@ def study_from_profile(profile: str, task: str, **overrides) -> Study:
         given["subset_sizes"] = tuple(_as_size(s) for s in _as_list(given["subset_sizes"], "subset_sizes"))
     if given.get("train_size") == "all":
         given["train_size"] = None
+    elif isinstance(given.get("train_size"), str):
+        if not given["train_size"].isdigit():
+            raise ValueError(f"train_size {given['train_size']!r} must be a number of examples or 'all'")
+        given["train_size"] = int(given["train_size"])
     selectors = tuple(given.get("selectors", settings["selectors"]))
     rates = given.pop("learning_rates", settings["learning_rates"])
     settings.update(given)

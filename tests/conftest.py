@@ -13,7 +13,8 @@ NEGATIVE = ["bad", "awful", "dull", "poor", "boring", "sad"]
 
 
 def write_study_data(root: Path, n_train: int = 60, n_test: int = 20) -> Path:
-    """SST-2 rows whose label is told by a sentiment word, and a few CoNLL sentences."""
+    """SST-2 rows whose label is told by a sentiment word, a few CoNLL sentences (English and
+    German), TREC questions and WikiText paragraphs."""
     rng = random.Random(0)
 
     def rows(n):
@@ -31,6 +32,14 @@ def write_study_data(root: Path, n_train: int = 60, n_test: int = 20) -> Path:
     (root / "conll2003").mkdir()
     (root / "conll2003/eng.train").write_text(sentence + "Mary NNP I-NP I-PER\nruns VBZ I-VP O\n\n" * 30)
     (root / "conll2003/eng.testb").write_text(sentence * 3)
+    (root / "conll2003_de").mkdir()
+    german = "-DOCSTART- -X- -X- -X- O\n\n" + "Jürgen Jürgen NE I-NC I-PER\nlebt leben VVFIN I-VC O\n\n" * 30
+    (root / "conll2003_de/deu.testa").write_bytes(german.encode("latin-1"))
+    (root / "conll2003_de/deu.testb").write_bytes((sentence.replace(" O\n", " O O\n")).encode("latin-1"))
+    (root / "trec").mkdir()
+    questions = [("HUM:ind", "Who wrote the book ?"), ("LOC:city", "Where is the castle ?"), ("NUM:date", "When did it fall ?")]
+    (root / "trec/train_5500.label").write_text("".join(f"{label} {text}\n" for label, text in questions * 14), "latin-1")
+    (root / "trec/TREC_10.label").write_text("".join(f"{label} {text}\n" for label, text in questions * 3), "latin-1")
     wiki = root / "wikitext" / "wikitext-2"
     wiki.mkdir(parents=True)
     paragraph = " The castle stands on a hill above the river , and the town grew around its walls . \n"

@@ -76,3 +76,39 @@ def test_costs_notebook_runs_the_quick_benchmark(tmp_path, study_data):
     outputs = run_smoke("appendix_costs.ipynb", tmp_path, study_data, quick=True, threads=1)
     text = "".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
     assert "forward+backward floor" in text and "No finished runs" in text
+
+
+def html_of(outputs: list) -> str:
+    return "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
+
+
+def test_generality_notebook_smoke(tmp_path, study_data):
+    outputs = run_smoke("04_generality.ipynb", tmp_path, study_data, secondary_tasks="conll03", train_size=16,
+                        seeds="0", variants="full,random,bitfit,lora,diff_pruning_no_retrain,full+l1:0.01")
+    html = html_of(outputs)
+    assert "MLM diff: paper" in html and "<b>" in html  # Table 3 with the paper beside it and marks
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "results" / "runs").glob("*.json")]
+    secondary = [r for r in runs if r["config"].get("init_from")]
+    assert len(secondary) == 6 and {r["status"] for r in runs} == {"ok"}  # one per primary variant
+    assert len(list((tmp_path / "results" / "probes" / "mlm").glob("*.json"))) == 7  # six variants + pretrained
+
+
+def test_task_similarity_notebook_smoke(tmp_path, study_data):
+    outputs = run_smoke("05_task_similarity.ipynb", tmp_path, study_data, train_size=16, seeds="0",
+                        selectors="random", subset_sizes="1e-2")
+    html = html_of(outputs)
+    assert "conll03_de decoder" in html and "trec6 full: paper" in html
+
+
+def test_lora_rank_notebook_smoke(tmp_path, study_data):
+    outputs = run_smoke("06_lora_rank.ipynb", tmp_path, study_data, secondary_tasks="conll03", train_size=16,
+                        seeds="0", ranks="1,4")
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 1  # Fig. 6
+    assert "share (paper)" in html_of(outputs)
+
+
+def test_regularization_notebook_smoke(tmp_path, study_data):
+    outputs = run_smoke("07_regularization.ipynb", tmp_path, study_data, secondary_tasks="conll03", train_size=16,
+                        seeds="0", coefficients="0.01,1")
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 1
+    assert "full+l2:1" in html_of(outputs)
