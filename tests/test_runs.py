@@ -122,7 +122,7 @@ def test_sweep_rejects_bad_input_before_training(tmp_path, study_data, monkeypat
     monkeypatch.setattr(repro.executors, "run_one", lambda *a: called.append(a))
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     configs = {"empty": [], "duplicate": [config(), config()], "model": [config(model="no such model!")],
-               "data": [config(task="trec6")]}[problem]
+               "data": [config(task="qnli")]}[problem]
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         run_sweep(configs, workspace)
     assert not called
