@@ -127,7 +127,7 @@ PROFILES: dict[str, dict] = {
                                 "largest_downstream_sqgrad": (3e-4, 1e-3, 3e-3),
                                 # not piloted: the downstream sq-grad grid
                                 "largest_pretrain_sqgrad": (3e-4, 1e-3, 3e-3), "combined": (3e-4, 1e-3, 3e-3),
-                                "lora": (3e-4, 1e-3, 3e-3),  # not piloted
+                                "lora": (1e-3, 3e-3, 1e-2),  # pilot (book: running): SST-2 best at 3e-3-1e-2, every rank
                                 "diff_pruning": (3e-4, 1e-3, 3e-3),  # re-training a mask, as the sq-grad ones
                                 "diff_pruning_no_retrain": (3e-5, 1e-4, 3e-4)},  # the L1 run: as full
                 seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64,
