@@ -120,6 +120,7 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
     data = _prepare(config, workspace)
     prepared = time.perf_counter()
     model, decoder = _model_with_decoder_first_head(config, data, workspace)
+    theta_0 = {n: p.detach().clone() for n, p in encoder_parameters(model).items()}
 
     if config.selector == LORA:
         training, selection = _train_lora(model, data, config, workspace)
@@ -141,7 +142,7 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
     timings["evaluate_s"] = time.perf_counter() - evaluation_start
     if config.selector == LORA:
         model.encoder = model.encoder.merge_and_unload()
-    TunedWeights.of(model).save(workspace.store.weights_path(config), initial=initial_encoder(config, workspace))
+    TunedWeights.of(model).save(workspace.store.weights_path(config), initial=theta_0)
     timings["total_s"] = time.perf_counter() - started
     return RunResult(config, "ok", metrics, timings, selection)
 

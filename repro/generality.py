@@ -34,10 +34,10 @@ PRETRAINED = "pretrained"
 
 @dataclass(frozen=True)
 class Generality:
-    """What to measure: the MLM probe's settings (None: no MLM probe) and, per task, per seed, the base run (full
-    fine-tuning of the pretrained encoder at the rate chosen on it). Secondary tasks of a
-    primary run are the base tasks other than its own; its "primary" difference is to the base
-    run of its own task (add that task's base when primary differences are wanted)."""
+    """What to measure: the MLM probe's settings (None: no MLM probe) and, per task, per seed,
+    the base run (full fine-tuning of the pretrained encoder at the rate chosen on it).
+    Secondary tasks of a primary run are `secondary_tasks` other than its own; its "primary"
+    difference is to the base run of its own task (add that task's base to get it)."""
 
     probe: MLMProbeConfig | None
     bases: dict[str, dict[int, RunConfig]]

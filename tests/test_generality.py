@@ -12,6 +12,7 @@ from repro.config import RunConfig, variant_fields
 from repro.data import IGNORE_INDEX, EncodedExample
 from repro.experiment import Workspace, _model_with_decoder_first_head, _prepare, initial_encoder, run_one, tuned_weights
 from repro.generality import Generality, assess, generalisation_gap, secondary_config
+from repro.generality_runs import studies_for
 from repro.mlm import MLMConfig, mlm_model, precision_at_1
 from repro.models import HeadSpec, TaskModel, build_task_model, encoder_parameters, load_encoder, load_tokenizer
 from repro.probes import MLMProbeConfig, mlm_precision, probe_from_profile
@@ -153,3 +154,11 @@ def test_init_from_must_be_a_run_id_and_is_left_out_of_old_ids():
         smoke(init_from="abc")
     assert "init_from" not in smoke().to_dict()
     assert RunConfig.from_dict(smoke(init_from="0123456789abcdef").to_dict()).init_from == "0123456789abcdef"
+
+
+def test_bad_rate_grid_and_train_size_are_refused_before_any_run():
+    with pytest.raises(ValueError, match="rate_grid 'some' must be one of"):
+        studies_for("smoke", ["sst2"], "some")
+    with pytest.raises(ValueError, match="train_size 'many' must be a number"):
+        studies_for("smoke", ["sst2"], "middle", train_size="many")
+    assert studies_for("smoke", ["sst2"], "middle", train_size="16")["sst2"].train_size == 16  # papermill strings
