@@ -7,8 +7,7 @@ import pandas as pd
 
 from repro.config import variant_fields
 
-PANELS = (("primary_test", "primary test score", "primary"), ("gap", "gap (test - train)", "gap"),
-          ("mlm", "MLM precision@1", "mlm"))
+PANELS = (("primary_test", "primary test score"), ("gap", "gap (test - train)"), ("mlm", "MLM precision@1"))
 KIND_COLOURS = {"l1": "tab:blue", "l2": "tab:orange"}
 
 
@@ -30,7 +29,7 @@ def plot_regularization(table: pd.DataFrame, paper: pd.DataFrame | None = None):
     (paper column names as `repro.paper_generality.table11`, primary renamed `primary_test`)."""
     figure, axes = plt.subplots(1, len(PANELS), figsize=(13, 3.8))
     markers = dict(zip(table.index.get_level_values("task").unique(), "osD^v"))
-    for ax, (measure, label, _) in zip(axes, PANELS):
+    for ax, (measure, label) in zip(axes, PANELS):
         for task, rows in table.groupby(level="task", sort=False):
             rows = rows.droplevel("task")
             if "full" in rows.index and f"{measure} mean" in rows:

@@ -13,7 +13,6 @@ import pandas as pd
 from repro.config import variant_fields
 
 PRIMARY_MEASURES = ("primary_test", "primary_diff", "gap", "mlm", "mlm_diff")
-SECONDARY_MEASURES = ("secondary_full", "secondary_full_diff", "secondary_decoder", "secondary_decoder_diff")
 LABELS = {"primary_test": "primary", "primary_diff": "prim. diff", "gap": "gap", "mlm": "MLM p@1",
           "mlm_diff": "MLM diff", "secondary_full": "sec.", "secondary_full_diff": "sec. diff",
           "secondary_decoder": "sec. (decoder)", "secondary_decoder_diff": "sec. (decoder) diff"}
