@@ -53,17 +53,23 @@ def format_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"
 
 
-def chosen_configs(summary: pd.DataFrame, configs: list, seed: int) -> dict[str, object]:
-    """Per variant of `summary` (one task), the RunConfig of `seed` at its chosen learning rate
-    and subset size; variants without a chosen rate are left out."""
-    chosen = {}
+def chosen_runs(summary: pd.DataFrame, configs: list) -> list:
+    """Every seed's RunConfig of each summary cell (task, variant, subset size) at the cell's
+    chosen learning rate, in the summary's order; cells without a chosen rate are left out."""
+    chosen = []
     for _, row in summary.dropna(subset=["learning_rate"]).iterrows():
         for config in configs:
             size_matches = (config.subset_size is None) if np.isnan(row["subset_size"]) else config.subset_size == row["subset_size"]
-            if (config.variant == row["selector"] and config.task == row["task"] and config.seed == seed
-                    and size_matches and config.learning_rate == row["learning_rate"]):
-                chosen[row["selector"]] = config
+            if (config.variant == row["selector"] and config.task == row["task"] and size_matches
+                    and config.learning_rate == row["learning_rate"]):
+                chosen.append(config)
     return chosen
+
+
+def chosen_configs(summary: pd.DataFrame, configs: list, seed: int) -> dict[str, object]:
+    """Per variant of `summary` (one task), the RunConfig of `seed` at its chosen learning rate
+    and subset size (`chosen_runs`); variants without a chosen rate are left out."""
+    return {config.variant: config for config in chosen_runs(summary, configs) if config.seed == seed}
 
 
 SELECTION_COSTS = {

@@ -3,10 +3,9 @@ task the base run (full fine-tuning of the pretrained encoder, rate chosen once 
 secondary runs and differences refer to (paper section 4.2)."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from repro.analysis import summarise
+from repro.analysis import chosen_runs, summarise
 from repro.config import RunConfig
 from repro.executors import ExecutorConfig
 from repro.experiment import Workspace
@@ -40,19 +39,6 @@ def run_studies(studies: dict[str, Study], workspace: Workspace, executor: str |
         configs.extend(study.configs(workspace.data_source))
     frame = workspace.store.to_frame()
     return summarise(frame[frame["run_id"].isin({c.run_id() for c in configs})]), configs
-
-
-def chosen_runs(summary: pd.DataFrame, configs: list[RunConfig]) -> list[RunConfig]:
-    """Every seed's run of each summary cell (task, variant, subset size) at the cell's chosen
-    learning rate, in the summary's order; cells without a chosen rate are left out."""
-    chosen = []
-    for _, row in summary.dropna(subset=["learning_rate"]).iterrows():
-        for config in configs:
-            same_size = (config.subset_size is None) if np.isnan(row["subset_size"]) else config.subset_size == row["subset_size"]
-            if (config.task == row["task"] and config.variant == row["selector"] and same_size
-                    and config.learning_rate == row["learning_rate"]):
-                chosen.append(config)
-    return chosen
 
 
 def base_runs(profile: str, tasks: list[str], workspace: Workspace, rate_grid: str,

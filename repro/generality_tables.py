@@ -22,6 +22,12 @@ def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "ok"]
 
 
+def _spread(grouped, name: str) -> pd.DataFrame:
+    """`<name> mean`, `<name> std` (ddof 1, NaN for one value) and `<name> n` per group."""
+    return pd.DataFrame({f"{name} mean": grouped.mean(), f"{name} std": grouped.std(ddof=1),
+                         f"{name} n": grouped.count()})
+
+
 def aggregate(frame: pd.DataFrame, keys: list[str], measures: tuple[str, ...]) -> pd.DataFrame:
     """Per group of `keys`: `<measure> mean`, `<measure> std` (ddof 1, NaN for one value) and
     `<measure> n` of the ok rows; primary measures count each primary run once."""
@@ -31,9 +37,7 @@ def aggregate(frame: pd.DataFrame, keys: list[str], measures: tuple[str, ...]) -
         if measure not in rows:
             continue
         source = rows.drop_duplicates("run_id") if measure in PRIMARY_MEASURES else rows.dropna(subset=[measure])
-        grouped = source.groupby(keys, sort=False)[measure]
-        parts.append(pd.DataFrame({f"{measure} mean": grouped.mean(), f"{measure} std": grouped.std(ddof=1),
-                                   f"{measure} n": grouped.count()}))
+        parts.append(_spread(source.groupby(keys, sort=False)[measure], measure))
     return pd.concat(parts, axis=1) if parts else pd.DataFrame()
 
 
@@ -43,9 +47,7 @@ def by_secondary_task(frame: pd.DataFrame, keys: list[str], measure: str = "seco
     rows = ok_rows(frame).dropna(subset=["secondary_task", measure])
     parts = []
     for task, group in rows.groupby("secondary_task", sort=True):
-        grouped = group.groupby(keys, sort=False)[measure]
-        parts.append(pd.DataFrame({f"{task} mean": grouped.mean(), f"{task} std": grouped.std(ddof=1),
-                                   f"{task} n": grouped.count()}))
+        parts.append(_spread(group.groupby(keys, sort=False)[measure], task))
     return pd.concat(parts, axis=1) if parts else pd.DataFrame()
 
 
