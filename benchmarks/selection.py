@@ -13,7 +13,7 @@ import torch
 
 from benchmarks.timing import clock, round_robin, synchronizer
 from repro.data import EncodedExample
-from repro.fisher import empirical_fisher, empirical_fisher_loop
+from repro.selection.fisher import empirical_fisher, empirical_fisher_loop
 from repro.models import TaskModel
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Where selected-entry weight gradients (repro.sparse_grad) pay off, and what a masked step costs.
+"""Where selected-entry weight gradients (repro.training.sparse_grad) pay off, and what a masked step costs.
 
 Two tables, each from medians of interleaved repetitions (the CPU may be shared):
 - crossover: per minilm-l6 weight shape and token count, the gather of k selected products
@@ -29,11 +29,11 @@ from pathlib import Path
 import torch
 
 from repro.data import collate, encode, load_task
-from repro.masked_adamw import MaskedAdamW
+from repro.training.masked_adamw import MaskedAdamW
 from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
-from repro.selectors import bitfit_k, select_bitfit, select_random, subset_k
-from repro.sparse_grad import SPARSE_LINEAR_MAX_DENSITY, selected_products, selected_weight_grads
-from repro.training import task_loss, trained_entries
+from repro.selection.selectors import bitfit_k, select_bitfit, select_random, subset_k
+from repro.training.sparse_grad import SPARSE_LINEAR_MAX_DENSITY, selected_products, selected_weight_grads
+from repro.training.trainer import task_loss, trained_entries
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 SUBSETS = (1e-4, 1e-3, 1e-2, 1e-1, "bitfit")
@@ -124,7 +124,7 @@ def sst2_batches(n: int, batch_size: int = 16, seed: int = 0, model: str = "mini
 
 class MaskedStep:
     """One training step of the masked trainer on its own model copy (path on or off; `max_density`
-    as in repro.sparse_grad.selected_weight_grads)."""
+    as in repro.training.sparse_grad.selected_weight_grads)."""
 
     def __init__(self, model, mask, sparse: bool, max_density: float | None = None):
         self.model = model.train()

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import torch
 
-from repro.lora import add_lora, lora_entries
-from repro.masked_adamw import MaskedAdamW
+from repro.training.lora import add_lora, lora_entries
+from repro.training.masked_adamw import MaskedAdamW
 from repro.models import TaskModel, encoder_parameters
-from repro.selectors import Mask, bitfit_k, select_bitfit, select_random, subset_k
-from repro.sparse_grad import selected_weight_grads
-from repro.training import task_loss, trained_entries
+from repro.selection.selectors import Mask, bitfit_k, select_bitfit, select_random, subset_k
+from repro.training.sparse_grad import selected_weight_grads
+from repro.training.trainer import task_loss, trained_entries
 
 LEARNING_RATE = 1e-4
 MAX_GRAD_NORM = 5.0
@@ -69,8 +69,8 @@ def floor(model: TaskModel) -> StepVariant:
 
 def masked(model: TaskModel, mask: Mask, name: str, stack: ExitStack, fraction: float | None = None, *,
            sparse_grads: bool = True) -> StepVariant:
-    """repro's masked trainer step as `repro.training.train_entries` makes it: `trained_entries`,
-    `MaskedAdamW`, and (`sparse_grads`) `repro.sparse_grad.selected_weight_grads`, entered on
+    """repro's masked trainer step as `repro.training.trainer.train_entries` makes it: `trained_entries`,
+    `MaskedAdamW`, and (`sparse_grads`) `repro.training.sparse_grad.selected_weight_grads`, entered on
     `stack` (the caller closes it). `fraction`: the nominal subset size (default: the mask's share)."""
     entries = trained_entries(model, mask)
     optimizer = MaskedAdamW(entries, max_grad_norm=MAX_GRAD_NORM)
@@ -89,7 +89,7 @@ def _masked_adamw(name: str, kind: str, fraction: float | None, model: TaskModel
 
 
 def lora(model: TaskModel, rank: int) -> StepVariant:
-    """peft LoRA adapters (repro.lora) trained with MaskedAdamW."""
+    """peft LoRA adapters (repro.training.lora) trained with MaskedAdamW."""
     add_lora(model, rank, seed=0)
     model.to(next(model.head.parameters()).device)
     optimizer = MaskedAdamW(lora_entries(model), max_grad_norm=MAX_GRAD_NORM)

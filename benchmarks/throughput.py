@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py [--runs 4] [--rounds 2] [--train-size 256] [--data-dir DIR]
 
-Every run is `repro.experiment.run_one` through the `local` executor (a process pool), on SST-2
+Every run is `repro.runs.run.run_one` through the `local` executor (a process pool), on SST-2
 with the cpu profile's settings except a small training set, random 1e-3 subset. A first run,
 in this process and not timed, fills the token and decoder caches that all timed runs share
 (as in a learning-rate sweep), so the timings are of steady sweep work. The combinations run
@@ -26,10 +26,10 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.timing import cpu_model, load_average
-from repro.config import RunConfig
+from repro.runs.config import RunConfig
 from repro.data import DATA_DIR_ENV
-from repro.executors import ExecutorConfig, execute
-from repro.experiment import Workspace, run_one
+from repro.runs.executors import ExecutorConfig, execute
+from repro.runs.run import Workspace, run_one
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from repro.topk import global_topk_mask
+from repro.selection.topk import global_topk_mask
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from repro.executors import EXECUTORS, ExecutorConfig
+from repro.runs.executors import EXECUTORS, ExecutorConfig
 
 
 def _workspace(args):
-    from repro.experiment import Workspace
+    from repro.runs.run import Workspace
 
     return Workspace.create(args.results_dir, args.data_dir)
 
@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sweep(args) -> int:
-    from repro.grid import load_grid
-    from repro.sweep import plan_sweep, preflight, run_sweep
+    from repro.runs.grid_files import load_grid
+    from repro.runs.sweep import plan_sweep, preflight, run_sweep
 
     executor = ExecutorConfig(name=args.executor, workers=args.workers, threads_per_worker=args.threads,
                               slurm_partition=args.partition, array_parallelism=args.array_parallelism,
@@ -74,8 +74,8 @@ def _sweep(args) -> int:
 
 
 def _run_index(args) -> int:
-    from repro.experiment import run_unless_finished
-    from repro.grid import load_grid
+    from repro.runs.run import run_unless_finished
+    from repro.runs.grid_files import load_grid
 
     workspace = _workspace(args)
     configs = load_grid(args.grid).configs(workspace.data_source)
@@ -90,9 +90,9 @@ def _run_index(args) -> int:
 def _results(args) -> int:
     import pandas as pd
 
-    from repro.analysis import summarise
-    from repro.plots import results_table
-    from repro.results import ResultStore
+    from repro.runs.learning_rate import summarise
+    from repro.report.figures import results_table
+    from repro.runs.store import ResultStore
 
     frame = ResultStore(args.results_dir).to_frame()
     if frame.empty:

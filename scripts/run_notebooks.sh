@@ -2,7 +2,7 @@
 # Execute the book's notebooks with papermill into book/executed/.
 # NOTEBOOKS picks which (names without .ipynb; default: every notebook in notebooks/).
 # Extra arguments go to papermill, e.g.: bash scripts/run_notebooks.sh -p profile paper
-# A notebook not executed shows in the book as a page that says so (repro/book_guard.py).
+# A notebook not executed shows in the book as a page that says so (book/_ext/book_guard.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p book/executed

@@ -15,7 +15,7 @@ import torch
 
 from repro.data.encoding import EncodedExample, encode
 from repro.data.schema import TaskData
-from repro.storage import atomic_target
+from repro.files import atomic_target
 
 FORMAT = 1
 

@@ -1,0 +1,190 @@
+"""Generality of a tuned encoder (paper section 4): the primary run's generalisation gap, the
+MLM probe, and secondary tasks, each beside the same measure on the pretrained encoder.
+
+- gap: test score minus train score of the primary run (below zero: test below train).
+- MLM probe: precision@1 of a fresh MLP head on the frozen encoder (`repro.generality.mlm_probe`), minus the
+  pretrained encoder's.
+- secondary tasks: the tuned encoder gets a new head for another task. "decoder" is the score
+  of the decoder-first head alone (Table 4, the encoder frozen); "full" is the score after full
+  fine-tuning from there. Both use the secondary task's `base` run: full fine-tuning of the
+  pretrained encoder at the learning rate chosen once on it, so every secondary run of a task
+  shares that rate, as in the paper. Differences are to the base run (same seed).
+
+Every secondary run is an ordinary stored run (`RunConfig.init_from` = the primary's run id);
+probe values are stored under `<results>/probes`. A primary run that diverged or failed, or a
+probe that raises, is recorded in the row's `status` / `reason`, and the rest goes on.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, replace
+
+import pandas as pd
+from tqdm import tqdm
+
+from repro.runs.config import RunConfig
+from repro.runs.executors import ExecutorConfig
+from repro.runs.run import Workspace, decoder_only_score, tuned_weights
+from repro.models import load_encoder
+from repro.generality.mlm_probe import MLMProbeConfig, ProbeStore, mlm_precision
+from repro.runs.sweep import run_sweep
+
+PRETRAINED = "pretrained"
+
+
+@dataclass(frozen=True)
+class Generality:
+    """What to measure: the MLM probe's settings (None: no MLM probe) and, per task, per seed,
+    the base run (full fine-tuning of the pretrained encoder at the rate chosen on it).
+    Secondary tasks of a primary run are `secondary_tasks` other than its own; its "primary"
+    difference is to the base run of its own task (add that task's base to get it)."""
+
+    probe: MLMProbeConfig | None
+    bases: dict[str, dict[int, RunConfig]]
+    secondary_tasks: tuple[str, ...]
+
+    def __post_init__(self):
+        for task in self.secondary_tasks:
+            if task not in self.bases:
+                raise ValueError(f"secondary task {task!r} has no base run; bases: {sorted(self.bases)}")
+        for task, per_seed in self.bases.items():
+            for seed, base in per_seed.items():
+                if base.task != task or base.seed != seed or base.selector != "full" or base.init_from is not None:
+                    raise ValueError(f"base run for ({task!r}, seed {seed}) must be full fine-tuning of the pretrained "
+                                     f"encoder on that task and seed, got {base.variant} on {base.task}, seed {base.seed}")
+
+    def secondary_configs(self, primary: RunConfig) -> dict[str, RunConfig]:
+        """Per secondary task (other than the primary's own), the run that starts from `primary`."""
+        return {task: secondary_config(primary, self.base(task, primary.seed))
+                for task in self.secondary_tasks if task != primary.task}
+
+    def base(self, task: str, seed: int) -> RunConfig:
+        """The base run of `task` for `seed`."""
+        if seed not in self.bases[task]:
+            raise ValueError(f"no base run for task {task!r} and seed {seed}; seeds: {sorted(self.bases[task])}")
+        return self.bases[task][seed]
+
+
+def secondary_config(primary: RunConfig, base: RunConfig) -> RunConfig:
+    """`base` (full fine-tuning on the secondary task) started from `primary`'s tuned encoder."""
+    if primary.model != base.model:
+        raise ValueError(f"primary run uses {primary.model!r}, the secondary base run {base.model!r}")
+    return replace(base, init_from=primary.run_id())
+
+
+def mlm_score(config: RunConfig | None, model: str, workspace: Workspace, probe: MLMProbeConfig) -> float:
+    """MLM-probe precision@1 of a run's tuned encoder (None: the pretrained `model`), stored once."""
+    identity = {"subject": PRETRAINED if config is None else config.run_id(), "model": model,
+                "data": workspace.data_source, "probe": probe.to_dict()}
+
+    def compute() -> float:
+        encoder = load_encoder(model)
+        if config is not None:
+            tuned_weights(config, workspace).load_encoder_into(encoder)
+        return mlm_precision(encoder, model, workspace.data_dir, probe, device=workspace.device,
+                             progress=workspace.progress)
+
+    return ProbeStore(workspace.results_dir).get_or_compute("mlm", identity, compute)["value"]
+
+
+def decoder_score(config: RunConfig, workspace: Workspace) -> float:
+    """`repro.runs.run.decoder_only_score`, stored once per decoder-first head."""
+    identity = {"decoder_key": config.decoder_key(), "data": workspace.data_source}
+    return ProbeStore(workspace.results_dir).get_or_compute(
+        "decoder", identity, lambda: decoder_only_score(config, workspace))["value"]
+
+
+def run_secondaries(primaries: list[RunConfig], generality: Generality, workspace: Workspace,
+                    executor: str | ExecutorConfig = "serial") -> None:
+    """Make sure every ok primary run has its tuned weights, then run the base and secondary runs
+    not finished yet (on `executor`)."""
+    configs = {base.run_id(): base for per_seed in generality.bases.values() for base in per_seed.values()}
+    for primary in tqdm(primaries, desc="primary weights", disable=not workspace.progress):
+        stored = workspace.store.load(primary)
+        if stored is None or stored.status != "ok":
+            continue
+        if not workspace.store.weights_path(primary).exists():
+            tuned_weights(primary, workspace)  # runs it again to keep its weights
+        configs.update({c.run_id(): c for c in generality.secondary_configs(primary).values()})
+    run_sweep(list(configs.values()), workspace, executor)
+
+
+def assess(primaries: list[RunConfig], generality: Generality, workspace: Workspace,
+           executor: str | ExecutorConfig = "serial") -> pd.DataFrame:
+    """One row per (primary run, secondary task): the primary's test and train scores, gap and
+    MLM precision (repeated over its secondary tasks), and the secondary "decoder" and "full"
+    scores, each with its difference to the pretrained encoder (columns `*_diff`). A primary run
+    without secondary tasks gets one row with secondary_task None. Primary runs must have been
+    run (`repro.runs.sweep`); missing ones raise before anything is computed."""
+    missing = [p for p in primaries if workspace.store.load(p) is None]
+    if missing:
+        raise ValueError(f"{len(missing)} primary run(s) have no result in {workspace.results_dir}, e.g. "
+                         f"{missing[0].variant} on {missing[0].task} (run id {missing[0].run_id()}); run them first")
+    run_secondaries(primaries, generality, workspace, executor)
+    model_names = {p.model for p in primaries}
+    pretrained_mlm = {m: mlm_score(None, m, workspace, generality.probe) if generality.probe else None
+                      for m in model_names}
+    rows = []
+    for primary in tqdm(primaries, desc="generality probes", disable=not workspace.progress):
+        rows.extend(_rows_of(primary, generality, workspace, pretrained_mlm[primary.model]))
+    return pd.DataFrame(rows)
+
+
+def _rows_of(primary: RunConfig, generality: Generality, workspace: Workspace,
+             pretrained_mlm: float | None) -> list[dict]:
+    stored = workspace.store.load(primary)
+    row = {"task": primary.task, "variant": primary.variant, "subset_size": primary.subset_size,
+           "fraction": stored.selection.get("fraction"), "seed": primary.seed, "learning_rate": primary.learning_rate,
+           "run_id": primary.run_id(), "status": stored.status, "reason": stored.reason}
+    if stored.status != "ok":
+        return [row]
+    row.update(primary_test=stored.metrics["test"], primary_train=stored.metrics.get("train"))
+    row["gap"] = generalisation_gap(row["primary_test"], row["primary_train"])
+    base = generality.bases.get(primary.task, {}).get(primary.seed)
+    if base is not None:
+        row["primary_diff"] = row["primary_test"] - _test_score(base, workspace)
+    try:
+        if generality.probe is not None:
+            row["mlm"] = mlm_score(primary, primary.model, workspace, generality.probe)
+            row["mlm_diff"] = row["mlm"] - pretrained_mlm
+    except Exception as error:  # noqa: BLE001 - recorded; the other measures go on
+        row.update(status="probe failed", reason=_reason(error))
+    secondaries = generality.secondary_configs(primary)
+    if not secondaries:
+        return [row | {"secondary_task": None}]
+    return [_secondary_row(row, task, config, generality.base(task, primary.seed), workspace)
+            for task, config in secondaries.items()]
+
+
+def _secondary_row(row: dict, task: str, config: RunConfig, base: RunConfig, workspace: Workspace) -> dict:
+    row = row | {"secondary_task": task, "secondary_run_id": config.run_id()}
+    try:
+        stored = workspace.store.load(config)
+        if stored is None or stored.status != "ok":
+            status = "missing" if stored is None else stored.status
+            return row | {"status": f"secondary {status}", "reason": None if stored is None else stored.reason}
+        row.update(secondary_full=stored.metrics["test"], secondary_decoder=decoder_score(config, workspace))
+        row["secondary_full_diff"] = row["secondary_full"] - _test_score(base, workspace)
+        row["secondary_decoder_diff"] = row["secondary_decoder"] - decoder_score(base, workspace)
+    except Exception as error:  # noqa: BLE001 - recorded; the other rows go on
+        row.update(status="probe failed", reason=_reason(error))
+    return row
+
+
+def generalisation_gap(test_score: float, train_score: float | None) -> float:
+    """Test minus train score (the paper's "negative train/test gap"): below zero when the test
+    score is lower than the train score; higher is better. NaN without a train score."""
+    return float("nan") if train_score is None else test_score - train_score
+
+
+def _test_score(config: RunConfig, workspace: Workspace) -> float:
+    stored = workspace.store.load(config)
+    if stored is None or stored.status != "ok":
+        raise RuntimeError(f"base run {config.run_id()} ({config.task}, seed {config.seed}) is "
+                           f"{'missing' if stored is None else stored.status}")
+    return stored.metrics["test"]
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}\n{traceback.format_exc()}"
+

@@ -1,0 +1,111 @@
+"""The MLM probe of section 4.2 (Table 5) and a small store for probe results.
+
+The probe measures how much of the encoder's masked-language-modelling ability survives
+fine-tuning: the encoder is frozen, a freshly initialised two-layer MLP head is trained on
+masked WikiText (validation split) with Table 5's recipe, and precision@1 is measured on
+masked WikiText test text. Re-training the head forgives a mere change of representation
+(a rotation or scaling of the states), as the paper argues. Reported as the difference to
+the pretrained encoder's precision under the same probe.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from repro.data import load_wikitext
+from repro.selection.mlm_head import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model, precision_at_1
+from repro.models import load_tokenizer
+from repro.files import atomic_target
+
+
+@dataclass(frozen=True)
+class MLMProbeConfig:
+    """train_sequences / test_sequences: how many WikiText sequences (of `recipe.max_length`
+    tokens) of the validation / test split train and score the head (None: all of it).
+    `recipe`: Table 5 (4 epochs, lr 2e-3, batch 64, weight decay 0.05, constant rate) and
+    BERT's 15% masking; `seed` fixes masking and the head's initialisation."""
+
+    train_sequences: int | None = None
+    test_sequences: int | None = None
+    recipe: MLMConfig = field(default_factory=MLMConfig)
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("train_sequences", "test_sequences"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} {value!r} must be >= 1 or None (all)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@functools.lru_cache(maxsize=4)
+def probe_examples(model_name: str, data_dir: Path | None, config: MLMProbeConfig) -> tuple[list, list]:
+    """Masked training (WikiText validation) and test (WikiText test) sequences of the probe."""
+    tokenizer = load_tokenizer(model_name)
+    splits = []
+    for split, limit, offset in (("validation", config.train_sequences, 0), ("test", config.test_sequences, 1)):
+        sequences = chunk_text(load_wikitext(split, data_dir), tokenizer, config.recipe.max_length)[:limit]
+        splits.append(mask_tokens(sequences, tokenizer, config.recipe.mask_fraction, config.seed + offset))
+    return splits[0], splits[1]
+
+
+def mlm_precision(encoder: nn.Module, model_name: str, data_dir: Path | None, config: MLMProbeConfig, *,
+                  device: str = "cpu", progress: bool = True) -> float:
+    """Precision@1 of a fresh MLP head fitted on the frozen `encoder` (which is not changed)."""
+    train, test = probe_examples(model_name, data_dir, config)
+    tokenizer = load_tokenizer(model_name)
+    model = mlm_model(encoder, len(tokenizer), config.seed)
+    fit_mlm_head(model, train, config.recipe, pad_token_id=tokenizer.pad_token_id, seed=config.seed,
+                 device=device, progress=progress)
+    return precision_at_1(model, test, pad_token_id=tokenizer.pad_token_id, device=device)
+
+
+class ProbeStore:
+    """Probe results as JSON files `<results>/probes/<kind>/<key>.json`, written atomically; the
+    key hashes everything the result depends on, so a probe is computed once per folder."""
+
+    def __init__(self, results_dir: Path):
+        self.root = Path(results_dir) / "probes"
+
+    @staticmethod
+    def key(identity: dict) -> str:
+        return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def get_or_compute(self, kind: str, identity: dict, compute) -> dict:
+        """The stored record for (kind, identity), else {"value": compute(), "seconds": ...},
+        stored. Exceptions propagate and store nothing."""
+        path = self.root / kind / f"{self.key(identity)}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        started = time.perf_counter()
+        value = compute()
+        record = {"identity": identity, "value": value, "seconds": time.perf_counter() - started}
+        with atomic_target(path) as tmp:
+            tmp.write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
+        return record
+
+
+PROBE_PROFILES = {
+    "smoke": MLMProbeConfig(train_sequences=8, test_sequences=4, recipe=MLMConfig(epochs=1, max_length=32)),
+    "cpu": MLMProbeConfig(train_sequences=128, test_sequences=128),  # ~12 s a probe for minilm-l6 on 2 cores
+    "paper": MLMProbeConfig(),  # all of WikiText-2 validation to train, all of test to score
+}
+
+
+def probe_from_profile(profile: str, train_sequences: int | None = None,
+                       test_sequences: int | None = None) -> MLMProbeConfig:
+    """The profile's MLM probe, with the sequence counts replaced where given."""
+    if profile not in PROBE_PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known profiles: {sorted(PROBE_PROFILES)}")
+    probe = PROBE_PROFILES[profile]
+    return replace(probe, train_sequences=train_sequences or probe.train_sequences,
+                   test_sequences=test_sequences or probe.test_sequences)

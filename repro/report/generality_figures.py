@@ -1,0 +1,74 @@
+"""Figures of the generality pages (section 4 and its appendix); every one has labelled axes."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from repro.runs.config import variant_fields
+
+PANELS = (("primary_test", "primary test score"), ("gap", "gap (test - train)"), ("mlm", "MLM precision@1"))
+KIND_COLOURS = {"l1": "tab:blue", "l2": "tab:orange"}
+
+
+def _penalised(index: pd.Index) -> list[tuple[str, str, float]]:
+    """(variant, kind, coefficient) of the penalised variants in `index`, by coefficient."""
+    found = []
+    for variant in index:
+        fields = variant_fields(variant)
+        if fields.get("regularization"):
+            found.append((variant, fields["regularization"], fields["regularization_strength"]))
+    return sorted(found, key=lambda item: (item[1], item[2]))
+
+
+def plot_regularization(table: pd.DataFrame, paper: pd.DataFrame | None = None):
+    """Table 11 as a figure: per measure (primary score, gap, MLM precision@1) a panel against the
+    penalty coefficient (log x), a line per (primary task, L1/L2), ours solid and the paper's
+    dashed; unregularised full fine-tuning (ours) as a grey horizontal line. `table` is indexed by
+    (task, variant) with `<measure> mean` columns; `paper` likewise with `<measure> paper mean`
+    (paper column names as `repro.report.paper_generality.table11`, primary renamed `primary_test`)."""
+    figure, axes = plt.subplots(1, len(PANELS), figsize=(13, 3.8))
+    markers = dict(zip(table.index.get_level_values("task").unique(), "osD^v"))
+    for ax, (measure, label) in zip(axes, PANELS):
+        for task, rows in table.groupby(level="task", sort=False):
+            rows = rows.droplevel("task")
+            if "full" in rows.index and f"{measure} mean" in rows:
+                ax.axhline(rows.loc["full", f"{measure} mean"], color="grey", linestyle=":", linewidth=1)
+            for kind in sorted({k for _, k, _ in _penalised(rows.index)}):
+                points = [(v, c) for v, k, c in _penalised(rows.index) if k == kind]
+                xs = [c for _, c in points]
+                ax.plot(xs, [rows.loc[v, f"{measure} mean"] for v, _ in points], marker=markers[task],
+                        color=KIND_COLOURS.get(kind), label=f"{task} {kind.upper()} (ours)")
+                paper_column = f"{measure} paper mean"
+                if paper is not None and paper_column in paper:
+                    values = [paper[paper_column].get((task, v), np.nan) for v, _ in points]
+                    if not np.all(np.isnan(values)):
+                        ax.plot(xs, values, marker=markers[task], color=KIND_COLOURS.get(kind), linestyle="--",
+                                alpha=0.6, label=f"{task} {kind.upper()} (paper)")
+        ax.set_xscale("log")
+        ax.set_xlabel("penalty coefficient (log scale)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize="x-small")
+    figure.tight_layout()
+    return figure
+
+
+def plot_lora_rank(table: pd.DataFrame, paper: pd.DataFrame | None = None):
+    """Fig. 6: test score against LoRA's rank (log x), a line per task, ours solid (± std) and
+    the paper's dashed. `table` as `repro.report.generality_tables.lora_rank_table`; `paper` as
+    `repro.report.paper_generality.table9` (indexed by the same variant names)."""
+    figure, ax = plt.subplots(figsize=(7, 4.2))
+    tasks = [c.removesuffix(" mean") for c in table.columns if c.endswith(" mean")]
+    for task, colour in zip(tasks, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        ax.errorbar(table["rank"], table[f"{task} mean"], yerr=table[f"{task} std"].fillna(0.0).to_numpy(),
+                    marker="o", capsize=3, color=colour, label=f"{task} (ours)")
+        if paper is not None and f"{task} paper mean" in paper:
+            ax.plot(paper["rank"], paper[f"{task} paper mean"], marker="s", linestyle="--", alpha=0.6, color=colour,
+                    label=f"{task} (paper)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("LoRA rank (log scale)")
+    ax.set_ylabel("test score (accuracy; CoNLL: entity F1)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return figure

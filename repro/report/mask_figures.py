@@ -1,0 +1,114 @@
+"""Figures of where selectors put their budget and how much their masks overlap (notebook 01).
+
+Every figure has labelled axes; captions live in the notebooks.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from repro.report.mask_budget import budget_table, jaccard
+from repro.selection.selectors import Mask
+
+GROUPS = ("embeddings", "attention weights", "feed-forward weights", "LayerNorm", "attention/feed-forward biases",
+          "other")
+
+
+def _group(component: str, kind: str) -> str:
+    if component == "layernorm":
+        return "LayerNorm"
+    if component == "other":
+        return "other"
+    if kind == "bias":
+        return "attention/feed-forward biases" if component != "embeddings" else "embeddings"
+    return {"embeddings": "embeddings", "attention": "attention weights", "feed-forward": "feed-forward weights"}[component]
+
+
+def budget_by_group(mask: Mask) -> pd.Series:
+    """Share of the mask in each of `GROUPS` (sums to 1)."""
+    table = budget_table(mask)
+    groups = [_group(c, k) for c, k in zip(table["component"], table["kind"])]
+    return table.groupby(groups)["share_of_mask"].sum().reindex(GROUPS, fill_value=0.0)
+
+
+def parameter_shares(mask: Mask) -> pd.Series:
+    """Share of all encoder entries in each group: where a uniformly random mask puts its budget."""
+    return budget_by_group({name: torch.ones_like(m) for name, m in mask.items()})
+
+
+def _layer_order(layers) -> list[str]:
+    numbered = sorted((int(x) for x in layers if str(x).isdigit()))
+    return (["embeddings"] if "embeddings" in set(layers) else []) + [str(i) for i in numbered] + \
+        (["other"] if "other" in set(layers) else [])
+
+
+def budget_by_layer(mask: Mask) -> pd.Series:
+    """Share of the mask per layer: "embeddings", then "0", "1", ... (sums to 1)."""
+    shares = budget_table(mask).groupby("layer")["share_of_mask"].sum()
+    return shares.reindex(_layer_order(shares.index))
+
+
+def plot_budget_shares(masks: dict[str, Mask], ax=None):
+    """Stacked bars: per variant, the share of its mask in each group; a first bar shows the
+    groups' share of all parameters (what a random mask gets). Returns the figure."""
+    first = next(iter(masks.values()))
+    rows = {"(all parameters)": parameter_shares(first), **{v: budget_by_group(m) for v, m in masks.items()}}
+    frame = pd.DataFrame(rows).T
+    frame = frame.loc[:, frame.sum() > 0]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.45 * len(frame) + 1.6))
+    left = np.zeros(len(frame))
+    for group in frame.columns:
+        ax.barh(frame.index, frame[group], left=left, label=group)
+        left += frame[group].to_numpy()
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the mask (selected entries)")
+    ax.set_ylabel("variant")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+    return ax.figure
+
+
+def plot_layer_shares(masks: dict[str, Mask], ax=None):
+    """Share of each variant's mask per layer (embeddings first), against the layers' share of
+    all parameters (dashed). Returns the figure."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    first = next(iter(masks.values()))
+    reference = budget_by_layer({name: torch.ones_like(m) for name, m in first.items()})
+    ax.plot(reference.index, reference.to_numpy(), color="grey", linestyle="--", label="(all parameters)")
+    for variant, mask in masks.items():
+        shares = budget_by_layer(mask).reindex(reference.index, fill_value=0.0)
+        ax.plot(shares.index, shares.to_numpy(), marker="o", label=variant)
+    ax.set_xlabel("layer (embeddings, then transformer layers from the input)")
+    ax.set_ylabel("share of the mask")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax.figure
+
+
+def jaccard_matrix(masks: dict[str, Mask]) -> pd.DataFrame:
+    """Pairwise Jaccard overlap |A ∩ B| / |A ∪ B| of the masks."""
+    names = list(masks)
+    values = [[1.0 if a == b else jaccard(masks[a], masks[b]) for b in names] for a in names]
+    return pd.DataFrame(values, index=names, columns=names)
+
+
+def plot_jaccard(matrix: pd.DataFrame, ax=None):
+    """Heat map of `jaccard_matrix`, values printed in the cells. Returns the figure."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.8 * len(matrix) + 2.5, 0.7 * len(matrix) + 1.8))
+    image = ax.imshow(matrix.to_numpy(), vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(len(matrix)), matrix.columns, rotation=40, ha="right")
+    ax.set_yticks(range(len(matrix)), matrix.index)
+    for i in range(len(matrix)):
+        for j in range(len(matrix)):
+            value = matrix.iat[i, j]
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black",
+                    fontsize="small")
+    ax.set_xlabel("variant")
+    ax.set_ylabel("variant")
+    ax.figure.colorbar(image, ax=ax, label="Jaccard overlap")
+    return ax.figure

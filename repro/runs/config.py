@@ -1,0 +1,184 @@
+"""`RunConfig`: everything that determines one run's result; its hash names the result file."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+from repro.data import TASKS
+from repro.training.decoder_first import DecoderConfig
+from repro.training.loop import Schedule
+from repro.training.penalties import Regularization
+from repro.selection.selectors import DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, is_fixed_size
+
+DATA_SOURCES = ("local", "hub")
+DEFAULT_LORA_RANK = 4  # the paper's Table 1 rank; variant "lora"
+
+
+def variant_fields(variant: str) -> dict:
+    """The RunConfig fields a variant name sets: "random" -> selector; "full+l2:0.1" ->
+    selector "full" with an L2 penalty of 0.1 toward theta_0; "lora:16" -> LoRA of rank 16
+    ("lora" alone: rank 4). The inverse of `RunConfig.variant`."""
+    selector, plus, penalty = variant.partition("+")
+    if selector.startswith(f"{LORA}:") and not plus:
+        rank = selector.removeprefix(f"{LORA}:")
+        if not rank.isdigit() or int(rank) < 1:
+            raise ValueError(f"variant {variant!r}: write a LoRA rank as 'lora:<rank>' with an integer rank >= 1")
+        return {"selector": LORA, "lora_rank": int(rank)}
+    is_fixed_size(selector)  # unknown selectors raise here
+    if not plus:
+        return {"selector": selector}
+    kind, colon, strength = penalty.partition(":")
+    try:
+        regularization = Regularization(kind, float(strength))
+    except ValueError as error:
+        raise ValueError(f"variant {variant!r}: write a penalty as '<selector>+l1:<coefficient>' or "
+                         f"'+l2:<coefficient>' ({error})") from None
+    return {"selector": selector, "regularization": regularization.kind,
+            "regularization_strength": regularization.strength}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fine-tuning run. Frozen and JSON-serialisable.
+
+    subset_size: fraction of the encoder's parameters (head excluded); None means BitFit's
+    fraction for flexible selectors, and must be None for fixed-size ones (bitfit, full).
+    train_size: training examples after carving `val_size` for validation (None = all).
+    data_source: "local" (a data folder) or "hub"; QNLI differs between the two.
+    fisher_samples: N of the downstream empirical Fisher (all of train if fewer);
+    pretrain_fisher_samples: N WikiText sequences for the pretraining one (all if fewer).
+    lora_rank: the adapters' rank when selector is "lora" (the LoRA baseline).
+    regularization, regularization_strength: an "l1"/"l2" penalty toward theta_0 on the trained
+    encoder entries (`repro.training.penalties`), both None for none.
+    pruning_l1: the L1 coefficient of diff pruning's full fine-tuning run (diff pruning only);
+    pruning_learning_rate: that run's learning rate for "diff_pruning" (with re-training; its
+    own learning_rate is the re-training's). For "diff_pruning_no_retrain" there is no second
+    training: learning_rate is the L1 run's, and pruning_learning_rate must be None.
+    init_from: the run id of a finished run in the same results folder whose tuned encoder this
+    run starts from (its theta_0), e.g. a secondary task after a primary one (section 4); None:
+    the pretrained encoder. Left out of `to_dict` when None, so older run ids stay valid.
+    """
+
+    task: str
+    selector: str
+    learning_rate: float
+    seed: int = 0
+    model: str = "minilm-l6"
+    subset_size: float | None = None
+    epochs: int = 4
+    batch_size: int = 16
+    train_size: int | None = None
+    val_size: int = 500
+    max_length: int = 128
+    warmup_fraction: float = 0.1
+    max_grad_norm: float = 5.0
+    data_source: str = "local"
+    fisher_samples: int = 1024
+    pretrain_fisher_samples: int = 1024
+    lora_rank: int = DEFAULT_LORA_RANK
+    regularization: str | None = None
+    regularization_strength: float | None = None
+    pruning_l1: float | None = None
+    pruning_learning_rate: float | None = None
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    init_from: str | None = None
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; known tasks: {sorted(TASKS)}")
+        if is_fixed_size(self.selector) and self.subset_size is not None:
+            raise ValueError(f"selector {self.selector!r} has a fixed size; subset_size must be None, "
+                             f"got {self.subset_size!r}")
+        if self.subset_size is not None and not (0.0 < self.subset_size <= 1.0):
+            raise ValueError(f"subset size {self.subset_size!r} must be a fraction in (0, 1]")
+        if self.lora_rank < 1:
+            raise ValueError(f"LoRA rank {self.lora_rank!r} must be >= 1")
+        for name in ("fisher_samples", "pretrain_fisher_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} (N) {getattr(self, name)!r} must be >= 1")
+        if self.data_source not in DATA_SOURCES:
+            raise ValueError(f"data_source {self.data_source!r} must be one of {DATA_SOURCES}")
+        if self.train_size is not None and self.train_size < 1:
+            raise ValueError(f"train_size {self.train_size!r} must be >= 1 or None (all)")
+        if self.val_size < 1 or self.max_length < 8:
+            raise ValueError(f"val_size ({self.val_size}) must be >= 1 and max_length ({self.max_length}) >= 8")
+        if not math.isfinite(self.max_grad_norm) or self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm {self.max_grad_norm!r} must be a positive number")
+        if self.init_from is not None and not re.fullmatch(r"[0-9a-f]{16}", self.init_from):
+            raise ValueError(f"init_from {self.init_from!r} must be a run id (16 hex digits) or None")
+        self._check_regularization()
+        self._check_pruning()
+        self.schedule()  # validates epochs, batch size, learning rate, warm-up
+
+    def _check_regularization(self) -> None:
+        if (self.regularization is None) != (self.regularization_strength is None):
+            raise ValueError(f"regularization ({self.regularization!r}) and regularization_strength "
+                             f"({self.regularization_strength!r}) must be given together")
+        if self.regularization is not None:
+            Regularization(self.regularization, self.regularization_strength)  # validates both
+            if self.selector in (DIFF_PRUNING_NO_RETRAIN, LORA):
+                raise ValueError(f"regularization toward theta_0 applies to selected encoder entries; "
+                                 f"{self.selector!r} takes none")
+
+    def _check_pruning(self) -> None:
+        pruning = self.selector in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN)
+        if not pruning:
+            if self.pruning_l1 is not None or self.pruning_learning_rate is not None:
+                raise ValueError(f"pruning_l1 and pruning_learning_rate belong to diff pruning, not {self.selector!r}")
+            return
+        Regularization("l1", self.pruning_l1)  # validates the coefficient (None included)
+        needs_rate = self.selector == DIFF_PRUNING
+        if needs_rate != (self.pruning_learning_rate is not None):
+            raise ValueError(f"pruning_learning_rate {self.pruning_learning_rate!r}: {DIFF_PRUNING!r} needs the L1 "
+                             f"run's learning rate, {DIFF_PRUNING_NO_RETRAIN!r} takes it from learning_rate")
+        if needs_rate and not (math.isfinite(self.pruning_learning_rate) and self.pruning_learning_rate > 0):
+            raise ValueError(f"pruning_learning_rate {self.pruning_learning_rate!r} must be a positive number")
+
+    @property
+    def variant(self) -> str:
+        """The variant's name in tables: the selector, with "+l1:0.01"-style suffix when penalised."""
+        if self.selector == LORA:
+            return LORA if self.lora_rank == DEFAULT_LORA_RANK else f"{LORA}:{self.lora_rank}"
+        spec = self.regularization_spec()
+        return self.selector if spec is None else f"{self.selector}+{spec.label}"
+
+    def regularization_spec(self) -> Regularization | None:
+        return None if self.regularization is None else Regularization(self.regularization, self.regularization_strength)
+
+    def pruning_run(self) -> "RunConfig":
+        """Diff pruning's first step: full fine-tuning with the L1 penalty, otherwise this run's settings."""
+        if self.selector not in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN):
+            raise ValueError(f"{self.selector!r} is not a diff-pruning variant")
+        rate = self.pruning_learning_rate if self.selector == DIFF_PRUNING else self.learning_rate
+        return replace(self, selector="full", subset_size=None, learning_rate=rate, regularization="l1",
+                       regularization_strength=self.pruning_l1, pruning_l1=None, pruning_learning_rate=None)
+
+    def schedule(self) -> Schedule:
+        return Schedule(self.epochs, self.batch_size, self.learning_rate, self.warmup_fraction, self.max_grad_norm)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        if data["init_from"] is None:
+            del data["init_from"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        data = dict(data)
+        data["decoder"] = DecoderConfig(**data.get("decoder", {}))
+        return cls(**data)
+
+    def run_id(self) -> str:
+        """A stable 16-hex-digit hash of every field."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def decoder_key(self) -> str:
+        """Hash of what the decoder-first head depends on (not the selector or learning rate)."""
+        fields = {k: v for k, v in self.to_dict().items()
+                  if k in ("task", "seed", "model", "train_size", "val_size", "max_length", "data_source", "decoder",
+                           "init_from")}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,132 @@
+"""Run a list of configurations: checks first, then every run not finished yet, on an executor."""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from repro.runs.learning_rate import summarise
+from repro.runs.config import RunConfig
+from repro.data import load_task
+from repro.runs.executors import ExecutorConfig, execute
+from repro.runs.run import Workspace
+from repro.models import check_model_available
+from repro.runs.store import FINISHED, RunResult
+from repro.runs.study import Study
+
+
+def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
+    """Every check that can fail before training: a non-empty grid without duplicates,
+    loadable models and data, a writable results folder. Raises ValueError/OSError."""
+    if not configs:
+        raise ValueError("empty grid: no runs to execute")
+    duplicates = [run_id for run_id, n in Counter(c.run_id() for c in configs).items() if n > 1]
+    if duplicates:
+        raise ValueError(f"the grid lists {len(duplicates)} run(s) more than once, e.g. run id {duplicates[0]}")
+    for config in configs:
+        if config.data_source != workspace.data_source:
+            raise ValueError(f"run {config.run_id()} wants {config.data_source!r} data but the workspace reads "
+                             f"{workspace.data_source!r} data")
+    for model in sorted({c.model for c in configs}):
+        check_model_available(model)
+    for task in sorted({c.task for c in configs}):
+        load_task(task, workspace.data_dir)
+    try:
+        workspace.results_dir.mkdir(parents=True, exist_ok=True)
+        probe = workspace.results_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise PermissionError(f"results folder {workspace.results_dir} is not writable: {error}") from error
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a sweep would do: finished runs are kept, the rest (new or failed) run."""
+
+    finished: list[RunConfig]
+    pending: list[RunConfig]
+    seconds_per_run: dict[tuple[str, str], float]  # (model, task) -> median of finished runs
+    pending_steps: int  # optimizer steps of the pending runs (decoder-first not counted)
+
+    def estimate_seconds(self) -> float | None:
+        """Compute left, from the median time of finished runs of the same (model, task);
+        None when a pending run has no finished run to be timed by."""
+        total = 0.0
+        for config in self.pending:
+            seconds = self.seconds_per_run.get((config.model, config.task))
+            if seconds is None:
+                return None
+            total += seconds
+        return total
+
+
+def training_steps(config: RunConfig, workspace: Workspace) -> int:
+    """Optimizer steps of one run: batches per epoch times epochs."""
+    examples = config.train_size
+    if examples is None:
+        examples = len(load_task(config.task, workspace.data_dir).train) - config.val_size
+    return math.ceil(examples / config.batch_size) * config.epochs
+
+
+def plan_sweep(configs: list[RunConfig], workspace: Workspace) -> SweepPlan:
+    """Split `configs` into finished and pending runs, with what is known of their cost."""
+    store = workspace.store
+    finished, pending, timings = [], [], {}
+    for config in configs:
+        result = store.load(config)
+        if result is not None and result.status in FINISHED:
+            finished.append(config)
+            if "total_s" in result.timings:
+                timings.setdefault((config.model, config.task), []).append(result.timings["total_s"])
+        else:
+            pending.append(config)
+    steps = sum(training_steps(config, workspace) for config in pending)
+    return SweepPlan(finished, pending, {key: statistics.median(v) for key, v in timings.items()}, steps)
+
+
+def run_sweep(configs: list[RunConfig], workspace: Workspace,
+              executor: str | ExecutorConfig = "serial") -> list[RunResult]:
+    """Run every configuration not finished yet (ok or diverged) and return all results in the
+    order of `configs`. A failing run is recorded and the others go on; a sweep killed at any
+    moment resumes from the results already written."""
+    executor = executor if isinstance(executor, ExecutorConfig) else ExecutorConfig(name=executor)
+    preflight(configs, workspace)
+    plan = plan_sweep(configs, workspace)
+    failures = 0
+    bar = tqdm(total=len(configs), initial=len(plan.finished), desc="runs", disable=not workspace.progress)
+
+    def on_result(result: RunResult) -> None:
+        nonlocal failures
+        failures += result.status == "failed"
+        bar.update(1)
+        bar.set_postfix(failed=failures, refresh=True)
+
+    try:
+        execute(plan.pending, workspace, executor, on_result)
+    finally:
+        bar.close()
+    return [workspace.store.load(config) for config in configs]
+
+
+def run_study(study: Study, workspace: Workspace, executor: str | ExecutorConfig = "serial", *,
+              extend_edges: bool = False, max_rounds: int = 3) -> tuple[Study, list[RunResult]]:
+    """Run a study's grid; with `extend_edges`, apply the paper's rule: extend every cell whose
+    best validation rate is at an edge of its grid and rerun, for up to `max_rounds` rounds.
+    Returns the (possibly extended) study and the results of all its runs."""
+    from repro.runs.grid_extension import edge_extensions, extend_study
+
+    configs = study.configs(workspace.data_source)
+    results = run_sweep(configs, workspace, executor)
+    for _ in range(max_rounds if extend_edges else 0):
+        frame = workspace.store.to_frame()
+        extensions = edge_extensions(summarise(frame[frame["run_id"].isin({c.run_id() for c in configs})]))
+        if not extensions:
+            break
+        study = extend_study(study, extensions)
+        configs = study.configs(workspace.data_source)
+        results = run_sweep(configs, workspace, executor)
+    return study, results

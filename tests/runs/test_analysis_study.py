@@ -1,0 +1,123 @@
+"""Learning-rate choice on validation, the edge flag, and the study grids of each profile."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from repro.runs.learning_rate import format_mean_std, summarise
+from repro.runs.study import PAPER_GRID, PROFILES, study_from_profile
+
+
+def frame(rows):
+    base = dict(model="m", task="sst2", selector="random", subset_size=0.01, sel_fraction=0.01, status="ok")
+    return pd.DataFrame([{**base, **row} for row in rows])
+
+
+def test_best_validation_rate_is_chosen_and_test_reported():
+    summary = summarise(frame([
+        dict(learning_rate=1e-3, seed=0, metric_validation=0.70, metric_test=0.60),
+        dict(learning_rate=1e-2, seed=0, metric_validation=0.80, metric_test=0.75),
+        dict(learning_rate=1e-2, seed=1, metric_validation=0.78, metric_test=0.77),
+        dict(learning_rate=1e-1, seed=0, metric_validation=0.60, metric_test=0.99),  # test never chooses
+    ]))
+    row = summary.iloc[0]
+    assert row["learning_rate"] == 1e-2 and not row["at_edge"]
+    assert row["test_mean"] == pytest.approx(0.76) and row["test_std"] == pytest.approx(math.sqrt(2) * 0.01)
+    assert row["n_seeds"] == 2 and row["grid"] == [1e-3, 1e-2, 1e-1]
+
+
+@pytest.mark.parametrize("best,edge", [(1e-3, True), (1e-1, True), (1e-2, False)])
+def test_edge_flag(best, edge):
+    rows = [dict(learning_rate=lr, seed=0, metric_validation=1.0 if lr == best else 0.5, metric_test=0.5)
+            for lr in (1e-3, 1e-2, 1e-1)]
+    assert bool(summarise(frame(rows)).iloc[0]["at_edge"]) is edge
+
+
+def test_single_rate_grid_is_at_edge():
+    assert bool(summarise(frame([dict(learning_rate=1e-2, seed=0, metric_validation=0.5, metric_test=0.5)])).iloc[0]["at_edge"])
+
+
+def test_diverged_and_failed_runs_never_win_but_count():
+    summary = summarise(frame([
+        dict(learning_rate=1e-3, seed=0, metric_validation=0.5, metric_test=0.5),
+        dict(learning_rate=1e-2, seed=0, metric_validation=0.6, metric_test=0.6),
+        dict(learning_rate=1e-1, seed=0, status="diverged", metric_validation=None, metric_test=None),
+        dict(learning_rate=1e0, seed=0, status="failed", sel_fraction=None, metric_validation=None, metric_test=None),
+    ]))
+    row = summary.iloc[0]
+    assert row["learning_rate"] == 1e-2 and not row["at_edge"]
+    assert (row["n_diverged"], row["n_failed"], row["n_seeds"]) == (1, 1, 1) and math.isnan(row["test_std"])
+
+
+def test_cells_are_per_selector_and_size():
+    rows = [dict(learning_rate=1e-2, seed=0, metric_validation=0.5, metric_test=0.5, subset_size=s) for s in (0.01, 0.1)]
+    rows.append(dict(learning_rate=1e-3, seed=0, metric_validation=0.5, metric_test=0.5, selector="bitfit",
+                     subset_size=None, sel_fraction=0.001))
+    summary = summarise(frame(rows))
+    assert len(summary) == 3 and pd.isna(summary.loc[summary["selector"] == "bitfit", "subset_size"].iloc[0])
+
+
+def test_format_mean_std():
+    assert format_mean_std(0.91234, 0.00123, 5) == "0.9123 ± 0.0012 (n=5)"
+    assert format_mean_std(0.91234, float("nan"), 1) == "0.9123 (n=1)"
+
+
+def test_paper_grid_is_one_two_five():
+    assert PAPER_GRID[:4] == (1e-5, 2e-5, 5e-5, 1e-4) and PAPER_GRID[-1] == 0.1 and len(PAPER_GRID) == 13
+
+
+def test_profile_grid_counts_fixed_size_selectors_once():
+    study = study_from_profile("cpu", "sst2")
+    configs = study.configs("local")
+    flexible = sum(len(study.rates_for("random", size)) for size in study.subset_sizes) * len(study.seeds)
+    fixed = (len(study.rates_for("bitfit", None)) + len(study.rates_for("full", None))) * len(study.seeds)
+    assert len(configs) == flexible + fixed == len({c.run_id() for c in configs})
+    assert {c.subset_size for c in configs if c.selector != "random"} == {None}
+
+
+def test_overrides_from_papermill_strings():
+    study = study_from_profile("cpu", "trec6", selectors="random,full", subset_sizes="bitfit,0.01",
+                               learning_rates="1e-3, 1e-2", seeds="0,1", train_size="all")
+    assert study.selectors == ("random", "full") and study.subset_sizes == (None, 0.01)
+    assert study.learning_rates == {"random": (1e-3, 1e-2), "full": (1e-3, 1e-2)}
+    assert study.seeds == (0, 1) and study.train_size is None
+
+
+def test_rates_per_selector_and_size():
+    study = study_from_profile("cpu", "sst2", subset_sizes="bitfit,0.01,0.1",
+                               learning_rates={"random": [1e-2], "random@0.1": [1e-3, 2e-3], "random@bitfit": [5e-2]})
+    assert study.rates_for("random", 0.01) == (1e-2,) and study.rates_for("random", 0.1) == (1e-3, 2e-3)
+    assert study.rates_for("random", None) == (5e-2,)
+    assert study.rates_for("full", None) == PROFILES["cpu"]["learning_rates"]["full"]
+    rates = {(c.subset_size, c.learning_rate) for c in study.configs("local") if c.selector == "random"}
+    assert rates == {(None, 5e-2), (0.01, 1e-2), (0.1, 1e-3), (0.1, 2e-3)}
+    assert study_from_profile("cpu", "sst2", learning_rates={"random": [1e-2]}).rates_for("random", 0.1) == (1e-2,)
+
+
+def test_per_selector_rates_and_paper_epochs():
+    study = study_from_profile("paper", "qnli", learning_rates={"random": [0.1]})
+    assert study.learning_rates["random"] == (0.1,) and study.learning_rates["full"] == PAPER_GRID
+    assert study.epochs == 2 and study_from_profile("paper", "sst2").epochs == 4
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(profile="huge"), "unknown profile 'huge'"),
+    (dict(selectors="random,magic"), "unknown selector 'magic'"),
+    (dict(learning_rates=[]), "empty learning-rate grid"),
+    (dict(subset_sizes=[]), "subset_sizes is empty"),
+    (dict(seeds=[]), "empty grid"),
+    (dict(subset_sizes="tiny"), "subset size 'tiny'"),
+    (dict(subset_sizes=[2.0]), r"subset size 2.0 must be a fraction"),
+    (dict(batch=3), "unknown study settings"),
+])
+def test_bad_study_settings(kwargs, match):
+    kwargs = {"profile": "cpu", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        study_from_profile(kwargs.pop("profile"), "sst2", **kwargs).configs("local")
+
+
+def test_every_profile_builds():
+    for name in PROFILES:
+        assert study_from_profile(name, "sst2").configs("local")

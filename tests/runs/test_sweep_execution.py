@@ -1,0 +1,143 @@
+"""Grid files, the command line and the executors (serial, local pool, submitit), end to end
+on the tiny model: resumption after kill -9, failures recorded, identical reruns."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from repro.cli import main
+from repro.runs.executors import ExecutorConfig
+from repro.runs.run import Workspace
+from repro.runs.grid_files import GridError, load_grid
+from repro.runs.sweep import run_sweep
+
+SMOKE_GRID = "profile: smoke\nstudies:\n  - task: sst2\n    seeds: [0]\n    selectors: random,bitfit\n"
+
+
+def write_grid(tmp_path: Path, text: str = SMOKE_GRID) -> Path:
+    path = tmp_path / "grid.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_grid_file_expands_to_the_study(tmp_path):
+    grid = load_grid(write_grid(tmp_path))
+    configs = grid.configs("local")
+    assert grid.profile == "smoke" and len(configs) == 2 * 2 + 2  # random: 2 sizes x 2 rates; bitfit: 2 rates
+    assert {c.model for c in configs} == {"tiny-random"}
+
+
+@pytest.mark.parametrize("text,match", [
+    ("profile: smoke\nstudies:\n  - task: sst2\n  - task: mnli\n", r"line 4: unknown task 'mnli'"),
+    ("profile: smoke\nstudies:\n  - task: sst2\n    subset_sizes: [3.0]\n", r"line 3: subset size 3.0"),
+    ("profile: smoke\nstudies:\n  - selectors: random\n", r"line 3: each study needs a 'task'"),
+    ("profile: smoke\nstudies: [\n", r"line \d+: not valid YAML"),
+    ("profile: smoke\nstudy:\n  - task: sst2\n", r"line 2: unknown key 'study'"),
+    ("profile: huge\nstudies:\n  - task: sst2\n", r"line 3: unknown profile 'huge'"),
+])
+def test_malformed_grid_names_the_line(tmp_path, text, match):
+    with pytest.raises(GridError, match=match):
+        load_grid(write_grid(tmp_path, text))
+
+
+def test_unknown_executor_and_bad_resources():
+    with pytest.raises(ValueError, match="unknown executor 'cloud'"):
+        ExecutorConfig(name="cloud")
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        ExecutorConfig(name="local", workers=0)
+
+
+def test_duplicate_runs_in_a_grid_file(tmp_path, study_data, capsys):
+    grid = write_grid(tmp_path, SMOKE_GRID + "  - task: sst2\n    seeds: [0]\n    selectors: random\n")
+    assert main(["sweep", str(grid), "--data-dir", str(study_data), "--results-dir", str(tmp_path / "r")]) == 2
+    assert "more than once" in capsys.readouterr().err
+
+
+def test_unwritable_results_folder(tmp_path, study_data, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["sweep", str(write_grid(tmp_path)), "--data-dir", str(study_data), "--results-dir", str(blocker / "r")])
+    assert code == 2 and "not writable" in capsys.readouterr().err
+
+
+def test_dry_run_counts_and_estimates(tmp_path, study_data, capsys):
+    grid, results = write_grid(tmp_path), tmp_path / "results"
+    args = ["sweep", str(grid), "--data-dir", str(study_data), "--results-dir", str(results)]
+    assert main(args + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "6 runs, 0 finished, 6 to run" in out and "unknown" in out
+    assert "12 optimizer steps" in out  # 6 runs x ceil(24 / 16) batches x 1 epoch
+    assert not (results / "runs").exists()
+    assert main(["run-index", str(grid), "0", "--data-dir", str(study_data), "--results-dir", str(results)]) == 0
+    assert main(args + ["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "6 runs, 1 finished, 5 to run" in out and "hours" in out
+
+
+@pytest.mark.parametrize("executor", [ExecutorConfig(name="local", workers=2, threads_per_worker=1),
+                                      ExecutorConfig(name="slurm", cluster="local", timeout_min=10)])
+def test_pool_and_submitit_run_a_grid_like_serial(tmp_path, study_data, executor):
+    configs = load_grid(write_grid(tmp_path, SMOKE_GRID.replace("random,bitfit", "bitfit"))).configs("local")
+    assert len(configs) == 2
+    serial = run_sweep(configs, Workspace.create(tmp_path / "serial", study_data, "cpu", progress=False))
+    parallel = run_sweep(configs, Workspace.create(tmp_path / executor.name, study_data, "cpu", progress=False),
+                         executor)
+    assert [r.status for r in parallel] == ["ok"] * len(configs)
+    assert [r.metrics for r in parallel] == [r.metrics for r in serial]
+
+
+def test_results_command_prints_a_summary(tmp_path, study_data, capsys):
+    results = tmp_path / "results"
+    grid = write_grid(tmp_path)
+    assert main(["sweep", str(grid), "--data-dir", str(study_data), "--results-dir", str(results)]) == 0
+    assert "6 runs: ok 6, diverged 0, failed 0" in capsys.readouterr().out
+    assert main(["results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-random on sst2" in out and "bitfit" in out and "random" in out
+
+
+def test_sweep_killed_with_sigkill_resumes(tmp_path, study_data):
+    grid = write_grid(tmp_path, SMOKE_GRID.replace("seeds: [0]", "seeds: [0, 1]"))
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "repro", "sweep", str(grid), "--data-dir", str(study_data),
+               "--results-dir", str(results)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((results / "runs").glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in (results / "runs").glob("*.json")}
+    assert 2 <= len(before) < 12
+    subprocess.run(command, check=True, capture_output=True)
+    after = {p.name: p.stat().st_mtime_ns for p in (results / "runs").glob("*.json")}
+    assert len(after) == 12
+    assert all(after[name] == mtime for name, mtime in before.items())  # nothing finished was redone
+
+
+def test_slurm_job_requeues_itself_and_skips_finished_runs(tmp_path, study_data, monkeypatch):
+    import repro.runs.run
+    from repro.runs.executors import SlurmRun
+
+    workspace = Workspace.create(tmp_path / "results", study_data, "cpu", progress=False)
+    config = load_grid(write_grid(tmp_path)).configs("local")[0]
+    job = SlurmRun(workspace)
+    requeued = job.checkpoint(config.to_dict())  # what submitit calls on preemption or timeout
+    assert isinstance(requeued.function, SlurmRun) and requeued.args == (config.to_dict(),)
+    first = job(config.to_dict())
+    assert first.status == "ok"
+    monkeypatch.setattr(repro.runs.run, "run_one", lambda *a: pytest.fail("a finished run was redone"))
+    assert job(config.to_dict()).metrics == first.metrics
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "grids").glob("*/*.yaml")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_shipped_grid_file_is_valid(path):
+    grid = load_grid(path)
+    assert grid.profile == path.parent.name and grid.configs("local")

@@ -1,0 +1,153 @@
+"""Diff pruning: exactly k entries kept, the rest reset to theta_0; the L1 run is shared and
+stored; penalised variants parse and validate before any training."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from repro.runs.config import RunConfig, variant_fields
+from repro.training.tuned_weights import TunedWeights
+from repro.runs.run import Workspace, run_one
+from repro.models import HeadSpec, build_task_model, encoder_parameters
+from repro.selection.selectors import SELECTORS, count_parameters, mask_size
+from repro.runs.study import study_from_profile
+
+
+def tiny(seed: int = 0):
+    return build_task_model("tiny-random", HeadSpec("sequence", 2), seed=seed)
+
+
+def tuned_copy_of(model, seed: int = 1) -> TunedWeights:
+    """The model's weights with every encoder entry and the head moved by random amounts."""
+    generator = torch.Generator().manual_seed(seed)
+    weights = TunedWeights.of(model)
+    return TunedWeights({n: t + torch.randn(t.shape, generator=generator) for n, t in weights.encoder.items()},
+                        {n: t + 1.0 for n, t in weights.head.items()})
+
+
+class PruningStats:
+    def __init__(self, model, weights: TunedWeights):
+        self.model, self.weights = model, weights
+
+    def pruning_magnitudes(self):
+        return self.weights.change_magnitudes(encoder_parameters(self.model))
+
+
+@pytest.mark.parametrize("k", [1, 7, 1000, "all"])
+def test_diff_pruning_keeps_exactly_k_largest_changes_and_resets_the_rest(k):
+    model = tiny()
+    theta0 = {n: p.detach().clone() for n, p in encoder_parameters(model).items()}
+    weights = tuned_copy_of(model)
+    params = encoder_parameters(model)
+    k = count_parameters(params) if k == "all" else k
+    mask = SELECTORS["diff_pruning"].select(params, k, 0, PruningStats(model, weights))
+    assert mask_size(mask) == k
+    changes = weights.change_magnitudes(theta0)
+    kept = torch.cat([changes[n][mask[n]] for n in params])
+    dropped = torch.cat([changes[n][~mask[n]] for n in params])
+    assert dropped.numel() == 0 or kept.min() >= dropped.max()
+
+    weights.apply_pruned(model, mask)
+    for name, param in encoder_parameters(model).items():
+        assert torch.equal(param[mask[name]], weights.encoder[name][mask[name]]), name
+        assert torch.equal(param[~mask[name]], theta0[name][~mask[name]]), name  # bit-identical theta_0
+    for name, tensor in model.head.state_dict().items():
+        assert torch.equal(tensor, weights.head[name])
+
+
+def test_tuned_weights_round_trip(tmp_path):
+    weights = tuned_copy_of(tiny())
+    weights.save(tmp_path / "w.safetensors")
+    loaded = TunedWeights.load(tmp_path / "w.safetensors")
+    assert loaded.encoder.keys() == weights.encoder.keys() and loaded.head.keys() == weights.head.keys()
+    assert all(torch.equal(loaded.encoder[n], t) for n, t in weights.encoder.items())
+
+
+def test_change_magnitudes_reject_another_model():
+    weights = TunedWeights.of(tiny())
+    with pytest.raises(ValueError, match="differ in parameters"):
+        weights.change_magnitudes({"other.weight": torch.zeros(2)})
+
+
+def test_diff_pruning_needs_its_l1_run():
+    params = encoder_parameters(tiny())
+    with pytest.raises(ValueError, match="needs gradient statistics"):
+        SELECTORS["diff_pruning"].select(params, 3, 0, None)
+
+
+def smoke_config(selector: str, learning_rate: float, epochs: int = 1, **fields) -> RunConfig:
+    return RunConfig(task="sst2", selector=selector, learning_rate=learning_rate, model="tiny-random", epochs=epochs,
+                     train_size=24, val_size=8, max_length=32, subset_size=1e-2, **fields)
+
+
+def test_both_pruning_variants_share_one_stored_l1_run(tmp_path, study_data):
+    workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
+    without = smoke_config("diff_pruning_no_retrain", 1e-3, pruning_l1=0.01)
+    with_retraining = smoke_config("diff_pruning", 1e-2, pruning_l1=0.01, pruning_learning_rate=1e-3)
+    assert without.pruning_run() == with_retraining.pruning_run()
+
+    first = run_one(without, workspace)
+    assert first.status == "ok", first.reason
+    k = round(1e-2 * first.selection["encoder_parameters"])
+    assert first.selection["k"] == k and first.selection["stat_pruning_cached"] is False
+    assert first.timings["steps"] == 0  # nothing trained after pruning
+    l1_run = workspace.store.load(without.pruning_run())
+    assert l1_run.status == "ok" and l1_run.config.variant == "full+l1:0.01"
+    assert first.selection["stat_pruning_steps"] == l1_run.timings["steps"] > 0
+
+    second = run_one(with_retraining, workspace)
+    assert second.status == "ok", second.reason
+    assert second.selection["stat_pruning_cached"] is True and second.timings["steps"] > 0
+    assert set(workspace.store.to_frame()["selector"]) == {"diff_pruning", "diff_pruning_no_retrain", "full+l1:0.01"}
+
+
+def test_diverged_l1_run_fails_the_pruning_run_with_the_reason(tmp_path, study_data):
+    workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
+    result = run_one(smoke_config("diff_pruning_no_retrain", 1e30, epochs=3, pruning_l1=0.01), workspace)
+    assert result.status == "failed" and "L1 run" in result.reason and "diverged" in result.reason
+
+
+@pytest.mark.parametrize("variant, fields", [
+    ("random", {"selector": "random"}),
+    ("full+l1:0.01", {"selector": "full", "regularization": "l1", "regularization_strength": 0.01}),
+    ("full+l2:1", {"selector": "full", "regularization": "l2", "regularization_strength": 1.0}),
+])
+def test_variant_names_parse_and_round_trip(variant, fields):
+    assert variant_fields(variant) == fields
+    config = RunConfig(task="sst2", learning_rate=1e-3, **fields)
+    assert variant_fields(config.variant) == fields
+
+
+@pytest.mark.parametrize("variant, message", [
+    ("full+l3:0.1", "'l3' is not one of"), ("full+l1:x", "could not convert|positive"),
+    ("full+l2:0", "positive"), ("magic+l1:0.1", "unknown selector 'magic'"),
+])
+def test_bad_variant_names_are_rejected(variant, message):
+    with pytest.raises(ValueError, match=message):
+        variant_fields(variant)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(selector="full", regularization="l1"), "must be given together"),
+    (dict(selector="full", regularization="elastic", regularization_strength=0.1), "'elastic' is not one of"),
+    (dict(selector="lora", regularization="l2", regularization_strength=0.1), "takes none"),
+    (dict(selector="random", pruning_l1=0.01), "belong to diff pruning"),
+    (dict(selector="diff_pruning", pruning_l1=0.01), "needs the L1 run's learning rate"),
+    (dict(selector="diff_pruning_no_retrain", pruning_l1=0.01, pruning_learning_rate=1e-4), "takes it from"),
+    (dict(selector="diff_pruning_no_retrain"), "strength None must be a positive number"),
+])
+def test_bad_penalty_or_pruning_settings_fail_before_training(fields, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(task="sst2", learning_rate=1e-3, **fields)
+
+
+def test_study_expands_penalised_and_pruning_variants():
+    study = study_from_profile("smoke", "sst2", seeds=[0], subset_sizes=[1e-2],
+                               selectors="full+l2:0.1,diff_pruning,diff_pruning_no_retrain")
+    configs = study.configs("local")
+    penalised = [c for c in configs if c.selector == "full"]
+    assert {c.learning_rate for c in penalised} == set(study.rates_for("full", None))  # falls back to full's grid
+    assert all(c.regularization == "l2" and c.regularization_strength == 0.1 for c in penalised)
+    pruning = [c for c in configs if c.selector == "diff_pruning"]
+    assert pruning and all(c.pruning_learning_rate == study.pruning_learning_rate for c in pruning)
+    assert all(c.pruning_learning_rate is None for c in configs if c.selector == "diff_pruning_no_retrain")

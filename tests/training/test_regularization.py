@@ -1,0 +1,111 @@
+"""L1/L2 penalties toward theta_0: their gradients, their place before clipping, bad input."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from repro.training.masked_adamw import MaskedAdamW, TrainedEntries
+from repro.models import HeadSpec, build_task_model, encoder_parameters
+from repro.training.penalties import Penalty, Regularization
+from repro.selection.selectors import select_random
+from repro.training.trainer import task_loss, trained_entries
+
+
+def autograd_penalty_gradient(kind: str, strength: float, theta: torch.Tensor, theta0: torch.Tensor) -> torch.Tensor:
+    leaf = theta.clone().requires_grad_(True)
+    delta = leaf - theta0
+    value = strength * (delta.abs().sum() if kind == "l1" else delta.square().sum())
+    value.backward()
+    return leaf.grad
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2"])
+@pytest.mark.parametrize("strength", [0.01, 0.1, 1.0])
+def test_penalty_gradient_equals_autograd_of_the_penalty(kind, strength):
+    theta0 = torch.randn(50, generator=torch.Generator().manual_seed(0))
+    leaf = torch.nn.Parameter(theta0.clone())
+    penalty = Penalty(Regularization(kind, strength), [leaf])
+    with torch.no_grad():
+        leaf.add_(torch.randn(50, generator=torch.Generator().manual_seed(1)))
+        leaf[:5] = theta0[:5]  # delta exactly 0: both give gradient 0 there
+    leaf.grad = torch.full_like(leaf, 0.5)
+    penalty.add_gradients()
+    expected = 0.5 + autograd_penalty_gradient(kind, strength, leaf.detach(), theta0)
+    torch.testing.assert_close(leaf.grad, expected, rtol=0, atol=1e-7)
+    assert torch.equal(leaf.grad[:5], torch.full((5,), 0.5))
+
+
+def test_penalty_values_by_hand():
+    leaf = torch.nn.Parameter(torch.zeros(3))
+    l1, l2 = Penalty(Regularization("l1", 0.1), [leaf]), Penalty(Regularization("l2", 0.1), [leaf])
+    with torch.no_grad():
+        leaf.copy_(torch.tensor([1.0, -2.0, 0.0]))
+    assert l1.value() == pytest.approx(0.1 * 3.0) and l2.value() == pytest.approx(0.1 * 5.0)
+    assert l1.regularization.label == "l1:0.1"
+
+
+def test_penalty_starts_at_zero_gradient_and_missing_grad_counts_as_zero():
+    leaf = torch.nn.Parameter(torch.ones(4))
+    penalty = Penalty(Regularization("l2", 1.0), [leaf])
+    penalty.add_gradients()
+    assert torch.equal(leaf.grad, torch.zeros(4))
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2"])
+def test_masked_adamw_with_penalty_equals_dense_adamw_on_loss_plus_penalty(kind):
+    """The penalty joins the loss before clipping: same as autograd of task loss + penalty."""
+    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0).train()
+    dense = copy.deepcopy(model)
+    mask = select_random(encoder_parameters(model), 400, seed=3)
+    entries = trained_entries(model, mask)
+    head = {id(p) for p in model.head.parameters()}
+    penalty = Penalty(Regularization(kind, 0.5), [e.leaf for e in entries if id(e.param) not in head])
+    optimizer = MaskedAdamW(entries, max_grad_norm=1.0, penalty=penalty)
+
+    encoder0 = {n: p.detach().clone() for n, p in dense.encoder.named_parameters()}
+    masks = {n: mask[n].float() for n in encoder0}
+    params = list(dense.encoder.parameters()) + list(dense.head.parameters())
+    reference = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.0)
+    g = torch.Generator().manual_seed(0)
+    for step in range(4):
+        ids = torch.randint(1, 1000, (4, 7), generator=g)
+        batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": torch.randint(0, 2, (4,), generator=g)}
+        torch.manual_seed(step)
+        task_loss(model, batch).backward()
+        optimizer.step(1e-2)
+        optimizer.zero_grad()
+        torch.manual_seed(step)
+        loss = task_loss(dense, batch)
+        for name, p in dense.encoder.named_parameters():
+            delta = (p - encoder0[name]) * masks[name]
+            loss = loss + 0.5 * (delta.abs().sum() if kind == "l1" else delta.square().sum())
+        loss.backward()
+        for name, p in dense.encoder.named_parameters():
+            p.grad.mul_(masks[name])
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        reference.step()
+        reference.zero_grad()
+    for (name, a), b in zip(model.named_parameters(), dense.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("kind, strength, message", [("l3", 0.1, "'l3' is not one of"), ("l1", 0.0, "positive"),
+                                                      ("l2", float("nan"), "positive"), ("l1", -1.0, "positive")])
+def test_bad_regularization_is_rejected(kind, strength, message):
+    with pytest.raises(ValueError, match=message):
+        Regularization(kind, strength)
+
+
+def test_unpenalised_entries_only_get_the_task_gradient():
+    leaf, other = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    optimizer = MaskedAdamW([TrainedEntries(leaf), TrainedEntries(other)], max_grad_norm=None,
+                            penalty=Penalty(Regularization("l1", 1.0), [leaf]))
+    with torch.no_grad():
+        leaf.fill_(1.0)
+        other.fill_(1.0)
+    leaf.grad, other.grad = torch.zeros(2), torch.zeros(2)
+    optimizer._gather_grads()
+    optimizer.penalty.add_gradients()
+    assert torch.equal(leaf.grad, torch.ones(2)) and torch.equal(other.grad, torch.zeros(2))
