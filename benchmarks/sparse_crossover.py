@@ -30,7 +30,7 @@ import torch
 
 from repro.data import collate, encode, load_task
 from repro.training.masked_adamw import MaskedAdamW
-from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
+from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_tokenizer
 from repro.selection.selectors import bitfit_k, select_bitfit, select_random, subset_k
 from repro.training.sparse_grad import SPARSE_LINEAR_MAX_DENSITY, selected_products, selected_weight_grads
 from repro.training.trainer import task_loss, trained_entries
@@ -163,13 +163,13 @@ def measure_steps(model_name: str = "minilm-l6", subsets=SUBSETS, repeats: int =
     path), their ratios, tensors on the path, and peak step memory (MB) of both masked paths."""
     batches = sst2_batches(n_batches, model=model_name, data_dir=data_dir)
     batches = [{k: v.to(device) for k, v in b.items()} for b in batches]
-    base = build_task_model(model_name, HeadSpec("sequence", 2), seed=0).to(device)
+    base = build_task_model(model_name, DecoderSpec("sequence", 2), seed=0).to(device)
     full = FullForwardBackward(base)
     rows = []
     for subset in subsets:
         mask = _mask(base, subset)
-        plain = MaskedStep(build_task_model(model_name, HeadSpec("sequence", 2), seed=0).to(device), mask, False)
-        sparse = MaskedStep(build_task_model(model_name, HeadSpec("sequence", 2), seed=0).to(device), mask, True,
+        plain = MaskedStep(build_task_model(model_name, DecoderSpec("sequence", 2), seed=0).to(device), mask, False)
+        sparse = MaskedStep(build_task_model(model_name, DecoderSpec("sequence", 2), seed=0).to(device), mask, True,
                             max_density)
         cursor = itertools.count()
         runners = {"full": full, "plain": plain, "sparse": sparse}

@@ -33,7 +33,7 @@ from benchmarks.timing import (load_average, machine_header, median_phases, pair
                                synchronizer, top_operations)
 from benchmarks.workload import Workload, data_pipeline_seconds, load_workload
 from repro.data import DATA_DIR_ENV
-from repro.models import HeadSpec, TaskModel, build_task_model
+from repro.models import DecoderSpec, TaskModel, build_task_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASES = ("forward", "backward", "optimizer")
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     workload = load_workload(config.model, config.data_dir, config.examples, config.batch_size, config.device)
     report.notes.append(f"Batches: {workload.source}; {len(workload.batches)} batches of {config.batch_size}, "
                         f"mean length {workload.mean_length:.1f} tokens.")
-    base = build_task_model(config.model, HeadSpec("sequence", 2), seed=0)
+    base = build_task_model(config.model, DecoderSpec("sequence", 2), seed=0)
     step_seconds = step_rows(config, goals, report, base, workload)
     pipeline_row(config, report, workload, step_seconds)
     fisher_rows(config, goals, report, base, workload)

@@ -34,7 +34,7 @@ class StepVariant:
     model: TaskModel
     optimizer_step: Callable[[], None]  # after backward: update and clear the gradients
     state_bytes: int
-    trained: int  # entries the optimizer updates (the head included)
+    trained: int  # entries the optimizer updates (the decoder included)
 
     def run(self, batch: Batch, sync: Callable[[], None]) -> dict[str, float]:
         """One step on `batch`; seconds per phase (`sync` waits for the device before each clock read)."""
@@ -91,7 +91,7 @@ def _masked_adamw(name: str, kind: str, fraction: float | None, model: TaskModel
 def lora(model: TaskModel, rank: int) -> StepVariant:
     """peft LoRA adapters (repro.training.lora) trained with MaskedAdamW."""
     add_lora(model, rank, seed=0)
-    model.to(next(model.head.parameters()).device)
+    model.to(next(model.decoder.parameters()).device)
     optimizer = MaskedAdamW(lora_entries(model), max_grad_norm=MAX_GRAD_NORM)
     return _masked_adamw(f"LoRA rank {rank}", "lora", None, model, optimizer)
 
@@ -125,7 +125,7 @@ def dense_mask(model: TaskModel, mask: Mask, name: str) -> StepVariant:
 
     mask_bytes = sum(m.numel() * m.element_size() for _, m in masks)
     selected = sum(int(m.sum()) for _, m in masks)
-    trained = selected + sum(p.numel() for p in model.head.parameters())
+    trained = selected + sum(p.numel() for p in model.decoder.parameters())
     return StepVariant(name, "dense-mask", selected / sum(m.numel() for _, m in masks), model, step,
                        dense_adamw_bytes(model) + mask_bytes, trained)
 

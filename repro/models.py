@@ -4,7 +4,7 @@ The task model follows Flair's default decoders, which the paper used: sequence 
 classify the first token's hidden state ([CLS] / <s>), token tasks classify each word's
 first sub-token. The encoder is loaded without its pooler (unused by CLS pooling), so the
 "encoder parameters" that subset sizes are fractions of are exactly the embeddings and
-transformer layers; the decoder (head) is never part of the subset budget.
+transformer layers; the decoder (task head) is never part of the subset budget.
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def load_encoder(name: str) -> nn.Module:
 
 
 @dataclass(frozen=True)
-class HeadSpec:
+class DecoderSpec:
     kind: str  # "sequence" | "token"
     num_labels: int
 
@@ -112,15 +112,15 @@ class TaskModel(nn.Module):
     Token tasks: logits of shape (batch, length, labels) for every position.
     """
 
-    def __init__(self, encoder: nn.Module, head: HeadSpec, head_module: nn.Module | None = None):
-        """`head_module` replaces the default linear head (e.g. the MLM probe's MLP)."""
+    def __init__(self, encoder: nn.Module, decoder: DecoderSpec, decoder_module: nn.Module | None = None):
+        """`decoder_module` replaces the default linear decoder (e.g. the MLM probe's MLP)."""
         super().__init__()
         self.encoder = encoder
-        self.kind = head.kind
-        self.head = head_module if head_module is not None else nn.Linear(encoder.config.hidden_size, head.num_labels)
+        self.kind = decoder.kind
+        self.decoder = decoder_module if decoder_module is not None else nn.Linear(encoder.config.hidden_size, decoder.num_labels)
 
     def features(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        """What the head sees: first-token states (sequence) or all states (token)."""
+        """What the decoder sees: first-token states (sequence) or all states (token)."""
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
@@ -128,17 +128,17 @@ class TaskModel(nn.Module):
         return hidden[:, 0] if self.kind == "sequence" else hidden
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        return self.head(self.features(input_ids, attention_mask, token_type_ids))
+        return self.decoder(self.features(input_ids, attention_mask, token_type_ids))
 
 
-def build_task_model(name: str, head: HeadSpec, seed: int) -> TaskModel:
+def build_task_model(name: str, decoder: DecoderSpec, seed: int) -> TaskModel:
     """Pretrained encoder with a decoder initialised deterministically from `seed`."""
     encoder = load_encoder(name)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return TaskModel(encoder, head)
+        return TaskModel(encoder, decoder)
 
 
 def encoder_parameters(model: TaskModel) -> dict[str, nn.Parameter]:
-    """The parameters that subset selection chooses from (the head excluded)."""
+    """The parameters that subset selection chooses from (the decoder excluded)."""
     return dict(model.encoder.named_parameters())

@@ -15,7 +15,7 @@ from .schema import SequenceExample, TaskData, TokenExample, get_task_spec
 
 HUB_HELP = (
     "pass data_dir=... (notebook parameter `data_dir`) or set the REPRO_DATA_DIR environment variable "
-    "to a local data folder (layout as in /work/shared/data) to load the data without the hub"
+    "to a local data folder (the layout of `repro.data.tasks`) to load the data without the hub"
 )
 QNLI_HUB_NOTE = (
     "QNLI loaded from the Hugging Face hub: the official train split is train and the GLUE dev set "

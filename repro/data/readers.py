@@ -1,4 +1,4 @@
-"""Parsers of the raw local data formats (see /work/shared/data/README.md for the layouts).
+"""Parsers of the raw local data formats (layouts: `repro.data.tasks` and the README's data section).
 
 Every reader takes one file path and returns examples in the schema of `repro.data.schema`;
 label strings are mapped to indices of the task's `label_names`. Malformed input raises

@@ -1,7 +1,7 @@
 """Task loading (local data folder or Hugging Face hub), per-run splitting, and WikiText.
 
 Data folder resolution: an explicit `data_dir` wins, else the REPRO_DATA_DIR environment
-variable, else None, meaning "load from the hub". Local layout (file names as in /work/shared/data):
+variable, else None, meaning "load from the hub". Local layout (file names as the data sets ship them):
 
     sst2/train.tsv, sst2/dev.tsv                 train, test (GLUE dev)
     qnli/dev.tsv                                  GLUE dev only: split 80/20 (fixed seed 0) into train/test

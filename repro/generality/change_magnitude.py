@@ -15,7 +15,7 @@ import torch
 
 from repro.runs.learning_rate import chosen_configs
 from repro.runs.config import RunConfig
-from repro.runs.run import Workspace, initial_encoder, selection_mask, tuned_weights
+from repro.runs.run import Workspace, initial_encoder, rebuild_selection_mask, load_or_train_tuned_weights
 from repro.selection.selectors import LORA, Mask
 from repro.training.tuned_weights import TunedWeights
 
@@ -51,17 +51,17 @@ def changes_of(weights: TunedWeights, initial: dict[str, torch.Tensor], mask: Ma
 
 def tuned_changes(config: RunConfig, workspace: Workspace) -> torch.Tensor:
     """|theta - theta_0| of every entry a finished run tuned, as a 1-D float tensor: the entries
-    of its mask (`repro.runs.run.selection_mask`; "full": every encoder entry), zeros of
+    of its mask (`repro.runs.run.rebuild_selection_mask`; "full": every encoder entry), zeros of
     entries that did not move included. LoRA trains no encoder entry but adapters merged into
     the encoder: its "tuned entries" are the merged encoder's entries that moved (nonzero only).
-    Runs the run when its weights are missing (`repro.runs.run.tuned_weights`)."""
-    weights, initial = tuned_weights(config, workspace), initial_encoder(config, workspace)
+    Runs the run when its weights are missing (`repro.runs.run.load_or_train_tuned_weights`)."""
+    weights, initial = load_or_train_tuned_weights(config, workspace), initial_encoder(config, workspace)
     if config.selector == LORA:
         mask = None
     elif config.selector == "full":
         mask = {name: torch.ones(p.shape, dtype=torch.bool) for name, p in initial.items()}
     else:
-        mask = selection_mask(config, workspace)
+        mask = rebuild_selection_mask(config, workspace)
     return changes_of(weights, initial, mask)
 
 

@@ -2,10 +2,10 @@
 MLM probe, and secondary tasks, each beside the same measure on the pretrained encoder.
 
 - gap: test score minus train score of the primary run (below zero: test below train).
-- MLM probe: precision@1 of a fresh MLP head on the frozen encoder (`repro.generality.mlm_probe`), minus the
+- MLM probe: precision@1 of a fresh MLP decoder on the frozen encoder (`repro.generality.mlm_probe`), minus the
   pretrained encoder's.
-- secondary tasks: the tuned encoder gets a new head for another task. "decoder" is the score
-  of the decoder-first head alone (Table 4, the encoder frozen); "full" is the score after full
+- secondary tasks: the tuned encoder gets a new decoder for another task. "decoder" is the score
+  of the initial decoder alone (Table 4, the encoder frozen); "full" is the score after full
   fine-tuning from there. Both use the secondary task's `base` run: full fine-tuning of the
   pretrained encoder at the learning rate chosen once on it, so every secondary run of a task
   shares that rate, as in the paper. Differences are to the base run (same seed).
@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from repro.runs.config import RunConfig
 from repro.runs.executors import ExecutorConfig
-from repro.runs.run import Workspace, decoder_only_score, tuned_weights
+from repro.runs.run import Workspace, score_after_decoder_only_tuning, load_or_train_tuned_weights
 from repro.models import load_encoder
 from repro.generality.mlm_probe import MLMProbeConfig, ProbeStore, mlm_precision
 from repro.runs.sweep import run_sweep
@@ -80,7 +80,7 @@ def mlm_score(config: RunConfig | None, model: str, workspace: Workspace, probe:
     def compute() -> float:
         encoder = load_encoder(model)
         if config is not None:
-            tuned_weights(config, workspace).load_encoder_into(encoder)
+            load_or_train_tuned_weights(config, workspace).load_encoder_into(encoder)
         return mlm_precision(encoder, model, workspace.data_dir, probe, device=workspace.device,
                              progress=workspace.progress)
 
@@ -88,10 +88,10 @@ def mlm_score(config: RunConfig | None, model: str, workspace: Workspace, probe:
 
 
 def decoder_score(config: RunConfig, workspace: Workspace) -> float:
-    """`repro.runs.run.decoder_only_score`, stored once per decoder-first head."""
+    """`repro.runs.run.score_after_decoder_only_tuning`, stored once per initial decoder."""
     identity = {"decoder_key": config.decoder_key(), "data": workspace.data_source}
     return ProbeStore(workspace.results_dir).get_or_compute(
-        "decoder", identity, lambda: decoder_only_score(config, workspace))["value"]
+        "decoder", identity, lambda: score_after_decoder_only_tuning(config, workspace))["value"]
 
 
 def run_secondaries(primaries: list[RunConfig], generality: Generality, workspace: Workspace,
@@ -104,7 +104,7 @@ def run_secondaries(primaries: list[RunConfig], generality: Generality, workspac
         if stored is None or stored.status != "ok":
             continue
         if not workspace.store.weights_path(primary).exists():
-            tuned_weights(primary, workspace)  # runs it again to keep its weights
+            load_or_train_tuned_weights(primary, workspace)  # runs it again to keep its weights
         configs.update({c.run_id(): c for c in generality.secondary_configs(primary).values()})
     run_sweep(list(configs.values()), workspace, executor)
 

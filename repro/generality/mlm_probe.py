@@ -1,9 +1,9 @@
 """The MLM probe of section 4.2 (Table 5) and a small store for probe results.
 
 The probe measures how much of the encoder's masked-language-modelling ability survives
-fine-tuning: the encoder is frozen, a freshly initialised two-layer MLP head is trained on
+fine-tuning: the encoder is frozen, a freshly initialised two-layer MLP decoder is trained on
 masked WikiText (validation split) with Table 5's recipe, and precision@1 is measured on
-masked WikiText test text. Re-training the head forgives a mere change of representation
+masked WikiText test text. Re-training the decoder forgives a mere change of representation
 (a rotation or scaling of the states), as the paper argues. Reported as the difference to
 the pretrained encoder's precision under the same probe.
 """
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from repro.data import load_wikitext
-from repro.selection.mlm_head import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model, precision_at_1
+from repro.selection.mlm_decoder import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model, precision_at_1
 from repro.models import load_tokenizer
 from repro.files import atomic_target
 
@@ -28,9 +28,9 @@ from repro.files import atomic_target
 @dataclass(frozen=True)
 class MLMProbeConfig:
     """train_sequences / test_sequences: how many WikiText sequences (of `recipe.max_length`
-    tokens) of the validation / test split train and score the head (None: all of it).
+    tokens) of the validation / test split train and score the decoder (None: all of it).
     `recipe`: Table 5 (4 epochs, lr 2e-3, batch 64, weight decay 0.05, constant rate) and
-    BERT's 15% masking; `seed` fixes masking and the head's initialisation."""
+    BERT's 15% masking; `seed` fixes masking and the decoder's initialisation."""
 
     train_sequences: int | None = None
     test_sequences: int | None = None
@@ -60,7 +60,7 @@ def probe_examples(model_name: str, data_dir: Path | None, config: MLMProbeConfi
 
 def mlm_precision(encoder: nn.Module, model_name: str, data_dir: Path | None, config: MLMProbeConfig, *,
                   device: str = "cpu", progress: bool = True) -> float:
-    """Precision@1 of a fresh MLP head fitted on the frozen `encoder` (which is not changed)."""
+    """Precision@1 of a fresh MLP decoder fitted on the frozen `encoder` (which is not changed)."""
     train, test = probe_examples(model_name, data_dir, config)
     tokenizer = load_tokenizer(model_name)
     model = mlm_model(encoder, len(tokenizer), config.seed)

@@ -44,7 +44,7 @@ def variant_fields(variant: str) -> dict:
 class RunConfig:
     """One fine-tuning run. Frozen and JSON-serialisable.
 
-    subset_size: fraction of the encoder's parameters (head excluded); None means BitFit's
+    subset_size: fraction of the encoder's parameters (decoder excluded); None means BitFit's
     fraction for flexible selectors, and must be None for fixed-size ones (bitfit, full).
     train_size: training examples after carving `val_size` for validation (None = all).
     data_source: "local" (a data folder) or "hub"; QNLI differs between the two.
@@ -177,7 +177,7 @@ class RunConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def decoder_key(self) -> str:
-        """Hash of what the decoder-first head depends on (not the selector or learning rate)."""
+        """Hash of what the initial decoder depends on (not the selector or learning rate)."""
         fields = {k: v for k, v in self.to_dict().items()
                   if k in ("task", "seed", "model", "train_size", "val_size", "max_length", "data_source", "decoder",
                            "init_from")}

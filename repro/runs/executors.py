@@ -50,7 +50,7 @@ class ExecutorConfig:
 OnResult = Callable[[RunResult], None]
 
 
-def execute(pending: list[RunConfig], workspace: Workspace, executor: ExecutorConfig, on_result: OnResult) -> None:
+def dispatch(pending: list[RunConfig], workspace: Workspace, executor: ExecutorConfig, on_result: OnResult) -> None:
     """Run every config of `pending`, calling `on_result` as each one ends (in completion order)."""
     if executor.name == "serial":
         for config in pending:

@@ -75,7 +75,7 @@ def chosen_configs(summary: pd.DataFrame, configs: list, seed: int) -> dict[str,
 SELECTION_COSTS = {
     "sel_k": "k", "sel_seconds": "selection s", "sel_stat_downstream_samples": "downstream N",
     "sel_stat_downstream_seconds": "downstream Fisher s", "sel_stat_pretraining_samples": "pretraining N",
-    "sel_stat_pretraining_seconds": "pretraining Fisher s (incl. MLM head)", "sel_stat_backward_passes": "backward passes",
+    "sel_stat_pretraining_seconds": "pretraining Fisher s (incl. MLM decoder)", "sel_stat_backward_passes": "backward passes",
     "sel_stat_pruning_steps": "L1 run steps", "sel_stat_pruning_seconds": "L1 run training s",
     "time_train_s": "training s",
 }

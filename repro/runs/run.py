@@ -15,7 +15,7 @@ from repro.data.token_cache import encoded_task
 from repro.training.decoder_first import decoder_first
 from repro.training.evaluation import evaluate
 from repro.selection.statistics import GradientStats, PretrainingSource
-from repro.models import HeadSpec, build_task_model, encoder_parameters, load_encoder, load_tokenizer
+from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_encoder, load_tokenizer
 from repro.runs.store import FINISHED, ResultStore, RunResult, environment_info
 from repro.training.tuned_weights import TunedWeights
 from repro.selection.selectors import (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, Mask, count_parameters, get_selector,
@@ -83,13 +83,13 @@ def _prepare(config: RunConfig, workspace: Workspace) -> PreparedData:
                         config.val_size, config.seed, workspace.store.cache_dir)
 
 
-def _model_with_decoder_first_head(config: RunConfig, data: PreparedData, workspace: Workspace):
+def _model_with_decoder_first(config: RunConfig, data: PreparedData, workspace: Workspace):
     """The run's starting model (pretrained, or the tuned encoder of `config.init_from`) with
-    its decoder-first head (cached per `config.decoder_key()`)."""
+    its initial decoder (cached per `config.decoder_key()`)."""
     torch.manual_seed(config.seed)
-    model = build_task_model(config.model, HeadSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
+    model = build_task_model(config.model, DecoderSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
     if config.init_from is not None:
-        tuned_weights(_stored_config(config.init_from, workspace), workspace).load_encoder_into(model.encoder)
+        load_or_train_tuned_weights(_stored_config(config.init_from, workspace), workspace).load_encoder_into(model.encoder)
     cache_file = workspace.store.cache_dir / "decoders" / f"{config.decoder_key()}.safetensors"
     decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
                             cache_file=cache_file, device=workspace.device, progress=workspace.progress)
@@ -107,10 +107,10 @@ def initial_encoder(config: RunConfig, workspace: Workspace) -> dict[str, torch.
     """theta_0 of a run: the pretrained encoder, or the tuned one of `config.init_from`."""
     if config.init_from is None:
         return {n: p.detach() for n, p in load_encoder(config.model).named_parameters()}
-    return tuned_weights(_stored_config(config.init_from, workspace), workspace).encoder
+    return load_or_train_tuned_weights(_stored_config(config.init_from, workspace), workspace).encoder
 
 
-def execute(config: RunConfig, workspace: Workspace) -> RunResult:
+def train_and_evaluate(config: RunConfig, workspace: Workspace) -> RunResult:
     """Decoder-first, select, train, evaluate on train, validation and test, and keep the tuned
     weights (`ResultStore.weights_path`; LoRA's adapters merged into the encoder). Raises on
     errors (see `run_one`)."""
@@ -119,7 +119,7 @@ def execute(config: RunConfig, workspace: Workspace) -> RunResult:
     started = time.perf_counter()
     data = _prepare(config, workspace)
     prepared = time.perf_counter()
-    model, decoder = _model_with_decoder_first_head(config, data, workspace)
+    model, decoder = _model_with_decoder_first(config, data, workspace)
     theta_0 = {n: p.detach().clone() for n, p in encoder_parameters(model).items()}
 
     if config.selector == LORA:
@@ -174,7 +174,7 @@ def _select(model, data: PreparedData, config: RunConfig, workspace: Workspace, 
 
 
 def _train_subset(model, data: PreparedData, config: RunConfig, workspace: Workspace):
-    """Select the subset (recording its cost) and train it with the head."""
+    """Select the subset (recording its cost) and train it with the decoder."""
     mask, _, selection = _select(model, data, config, workspace, config.selector)
     training = train_masked(model, mask, data.train, config.schedule(), seed=config.seed,
                             pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress,
@@ -183,7 +183,7 @@ def _train_subset(model, data: PreparedData, config: RunConfig, workspace: Works
 
 
 def _train_lora(model, data: PreparedData, config: RunConfig, workspace: Workspace):
-    """Add rank-`lora_rank` adapters and train them with the head."""
+    """Add rank-`lora_rank` adapters and train them with the decoder."""
     from repro.training.lora import add_lora, lora_entries
 
     encoder_size = count_parameters(encoder_parameters(model))
@@ -195,29 +195,29 @@ def _train_lora(model, data: PreparedData, config: RunConfig, workspace: Workspa
 
 
 def _prune_without_retraining(model, data: PreparedData, config: RunConfig, workspace: Workspace) -> dict:
-    """Diff pruning without re-training: the L1 run's k largest changes on theta_0, its head."""
+    """Diff pruning without re-training: the L1 run's k largest changes on theta_0, its decoder."""
     mask, stats, selection = _select(model, data, config, workspace, DIFF_PRUNING)
     stats.pruning_source().apply_pruned(model, mask)
     return selection
 
 
-def selection_mask(config: RunConfig, workspace: Workspace) -> Mask | None:
+def rebuild_selection_mask(config: RunConfig, workspace: Workspace) -> Mask | None:
     """The mask a run trains (diff pruning without re-training: the entries it keeps), made
     again from the pretrained model and the cached statistics; None for LoRA (no mask)."""
     if config.selector == LORA:
         return None
     data = _prepare(config, workspace)
-    model, _ = _model_with_decoder_first_head(config, data, workspace)
+    model, _ = _model_with_decoder_first(config, data, workspace)
     selector = DIFF_PRUNING if config.selector == DIFF_PRUNING_NO_RETRAIN else config.selector
     return _select(model, data, config, workspace, selector)[0]
 
 
 def _pruning_weights(pruning_run: RunConfig, workspace: Workspace, cost: dict) -> TunedWeights:
-    """The tuned weights of diff pruning's L1 run (`tuned_weights`); records in `cost` whether
+    """The tuned weights of diff pruning's L1 run (`load_or_train_tuned_weights`); records in `cost` whether
     they were cached and what the run's training cost."""
     cached = workspace.store.weights_path(pruning_run).exists()
     try:
-        weights = tuned_weights(pruning_run, workspace)
+        weights = load_or_train_tuned_weights(pruning_run, workspace)
     except RuntimeError as error:
         raise RuntimeError(f"diff pruning's L1 run: {error}") from None
     stored = workspace.store.load(pruning_run)
@@ -226,7 +226,7 @@ def _pruning_weights(pruning_run: RunConfig, workspace: Workspace, cost: dict) -
     return weights
 
 
-def tuned_weights(config: RunConfig, workspace: Workspace) -> TunedWeights:
+def load_or_train_tuned_weights(config: RunConfig, workspace: Workspace) -> TunedWeights:
     """A run's tuned weights: from the results folder when the run finished `ok` with them kept,
     else by running it (again; its result is rewritten, the same for a seeded run). Raises
     RuntimeError when the run diverges or fails."""
@@ -242,11 +242,11 @@ def tuned_weights(config: RunConfig, workspace: Workspace) -> TunedWeights:
     return TunedWeights.load(path, initial=initial_encoder(config, workspace))
 
 
-def decoder_only_score(config: RunConfig, workspace: Workspace) -> float:
-    """Test score of the run's decoder-first head on its starting encoder, before any encoder
+def score_after_decoder_only_tuning(config: RunConfig, workspace: Workspace) -> float:
+    """Test score of the run's initial decoder on its starting encoder, before any encoder
     entry is trained: section 4's "Sec. (decoder)" when `config.init_from` is a primary run."""
     data = _prepare(config, workspace)
-    model, _ = _model_with_decoder_first_head(config, data, workspace)
+    model, _ = _model_with_decoder_first(config, data, workspace)
     return evaluate(model, data.splits.test, data.test, data.spec, pad_token_id=data.pad_token_id,
                     device=workspace.device)
 
@@ -255,7 +255,7 @@ def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
     """Execute one run and write its result, whatever happens: an exception becomes a
     `failed` result with the error and traceback, so a sweep goes on with the next run."""
     try:
-        result = execute(config, workspace)
+        result = train_and_evaluate(config, workspace)
     except Exception as error:  # noqa: BLE001 - every failure is recorded, none is lost
         result = RunResult(config, "failed", reason=f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
     result.environment = environment_info()

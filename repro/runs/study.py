@@ -131,7 +131,7 @@ PROFILES: dict[str, dict] = {
                                 "diff_pruning": (3e-4, 1e-3, 3e-3),  # re-training a mask, as the sq-grad ones
                                 "diff_pruning_no_retrain": (3e-5, 1e-4, 3e-4)},  # the L1 run: as full
                 seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64,
-                fisher_samples=256, pretrain_fisher_samples=128,  # CPU: ~6 s and ~3 min (MLM head included)
+                fisher_samples=256, pretrain_fisher_samples=128,  # CPU: ~6 s and ~3 min (MLM decoder included)
                 pruning_l1=1e-3, pruning_learning_rate=1e-4),  # pilot (book: running): best validation of 1e-4, 1e-3, 1e-2
     "paper": dict(model="roberta-base", selectors=("random", "bitfit", "full"),
                   subset_sizes=(1e-5, 1e-4, None, 1e-3, 1e-2, 1e-1),

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from repro.runs.learning_rate import summarise
 from repro.runs.config import RunConfig
 from repro.data import load_task
-from repro.runs.executors import ExecutorConfig, execute
+from repro.runs.executors import ExecutorConfig, dispatch
 from repro.runs.run import Workspace
 from repro.models import check_model_available
 from repro.runs.store import FINISHED, RunResult
@@ -106,7 +106,7 @@ def run_sweep(configs: list[RunConfig], workspace: Workspace,
         bar.set_postfix(failed=failures, refresh=True)
 
     try:
-        execute(plan.pending, workspace, executor, on_result)
+        dispatch(plan.pending, workspace, executor, on_result)
     finally:
         bar.close()
     return [workspace.store.load(config) for config in configs]

@@ -2,7 +2,7 @@
 
 The loss of one sample is -log p(y_i | x_i): the cross-entropy of its label (sequence tasks),
 or the SUM of the token cross-entropies over its labelled tokens (token tasks; a sentence is
-one sample). Only encoder parameters are scored (names as in `encoder_parameters`); the head
+one sample). Only encoder parameters are scored (names as in `encoder_parameters`); the decoder
 is used but not scored. The model is moved to `device` and runs in eval mode (no dropout);
 its parameters are left unchanged and its train/eval mode is restored. Scores are float32
 tensors on the CPU.

@@ -5,7 +5,7 @@ shaped like `params` with exactly `k` True entries in all, and the same mask for
 inputs. `stats` (a `repro.selection.statistics.GradientStats`) is only read by score-based
 selectors, which take the k largest scores over the whole encoder (ties: earlier tensor,
 then lower flat index, see `repro.selection.topk`).
-Subset sizes are fractions of the encoder's parameters (the task head is excluded);
+Subset sizes are fractions of the encoder's parameters (the task decoder is excluded);
 `k = round(fraction * n)`, at least 1. Fixed-size selectors (BitFit, full fine-tuning)
 define their own k and reject any other.
 """

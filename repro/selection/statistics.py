@@ -1,10 +1,10 @@
 """Gradient statistics that score-based selectors ask for, computed lazily and cached.
 
 - downstream: the empirical Fisher (paper eq. 2) on the run's training split, through the
-  decoder-first head, before any fine-tuning; shared by every variant and learning rate of
+  initial decoder, before any fine-tuning; shared by every variant and learning rate of
   one (model, task, seed, data, N).
-- pretraining: the same with the MLM loss on WikiText (validation split) through an MLM head
-  fitted on the frozen encoder (`repro.selection.mlm_head`); shared by every task of one (model, N, data).
+- pretraining: the same with the MLM loss on WikiText (validation split) through an MLM decoder
+  fitted on the frozen encoder (`repro.selection.mlm_decoder`); shared by every task of one (model, N, data).
 Both are cached in safetensors under `<cache_dir>/fisher/`; `cost` says what this run paid.
 - pruning magnitudes: |theta - theta_0| after diff pruning's L1 run, from `pruning_source`
   (a callable giving its `TunedWeights`; it records its own cost).
@@ -24,11 +24,11 @@ from safetensors.torch import load_file, save_file
 from repro.data import load_wikitext
 from repro.training.tuned_weights import TunedWeights
 from repro.selection.fisher import empirical_fisher
-from repro.selection.mlm_head import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model
+from repro.selection.mlm_decoder import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model
 from repro.models import TaskModel, load_tokenizer
 from repro.files import atomic_target
 
-PRETRAIN_SEED = 0  # masking and MLM-head initialisation: the same for every run
+PRETRAIN_SEED = 0  # masking and MLM-decoder initialisation: the same for every run
 
 
 @dataclass(frozen=True)

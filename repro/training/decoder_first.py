@@ -1,7 +1,7 @@
-"""Decoder-first tuning (paper section 3.2, Table 4): train the head on the frozen encoder.
+"""Decoder-first tuning (paper section 3.2, Table 4): train the decoder on the frozen encoder.
 
-The encoder is frozen, so its outputs are computed once (dropout off) and the head is
-trained on those features. The trained head is cached on disk (safetensors) under a key of
+The encoder is frozen, so its outputs are computed once (dropout off) and the decoder is
+trained on those features. The trained decoder is cached on disk (safetensors) under a key of
 everything it depends on, so every variant of one (model, task, seed, data) shares it.
 """
 from __future__ import annotations
@@ -36,9 +36,9 @@ class DecoderConfig:
 
 
 @torch.no_grad()
-def head_inputs(model: TaskModel, encoded: list, *, pad_token_id: int, device: str = "cpu",
+def decoder_inputs(model: TaskModel, encoded: list, *, pad_token_id: int, device: str = "cpu",
                 batch_size: int = 64) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Per example, the frozen features the head sees and their labels (labelled positions only:
+    """Per example, the frozen features the decoder sees and their labels (labelled positions only:
     every position a token task labels, e.g. the masked positions of an MLM example)."""
     model.to(device).eval()
     features: list = [None] * len(encoded)
@@ -68,18 +68,18 @@ def feature_batches(features: list[torch.Tensor], labels: list[torch.Tensor], ba
 
 def train_decoder(model: TaskModel, encoded_train: list, config: DecoderConfig, *, seed: int,
                   pad_token_id: int, device: str = "cpu", progress: bool = True) -> FitResult:
-    """Train `model.head` in place on frozen encoder features; the encoder is untouched."""
-    features, labels = head_inputs(model, encoded_train, pad_token_id=pad_token_id, device=device)
+    """Train `model.decoder` in place on frozen encoder features; the encoder is untouched."""
+    features, labels = decoder_inputs(model, encoded_train, pad_token_id=pad_token_id, device=device)
     schedule = config.schedule()
-    model.head.to(device).train()
-    optimizer = MaskedAdamW([TrainedEntries(p) for p in model.head.parameters()], max_grad_norm=config.max_grad_norm)
+    model.decoder.to(device).train()
+    optimizer = MaskedAdamW([TrainedEntries(p) for p in model.decoder.parameters()], max_grad_norm=config.max_grad_norm)
 
     def batches_for_epoch(epoch: int):
         return feature_batches(features, labels, config.batch_size, seed, epoch)
 
     def loss_of_batch(batch):
         x, y = batch
-        return F.cross_entropy(model.head(x.to(device)), y.to(device))
+        return F.cross_entropy(model.decoder(x.to(device)), y.to(device))
 
     steps = math.ceil(len(features) / config.batch_size)
     return fit(loss_of_batch, batches_for_epoch, steps, optimizer, schedule, description="decoder", progress=progress)
@@ -88,12 +88,12 @@ def train_decoder(model: TaskModel, encoded_train: list, config: DecoderConfig, 
 def decoder_first(model: TaskModel, encoded_train: list, config: DecoderConfig, *, seed: int,
                   pad_token_id: int, cache_file: Path | None, device: str = "cpu",
                   progress: bool = True) -> dict:
-    """Give `model` its decoder-first head: from `cache_file` if present, else train and cache it.
+    """Give `model` its initial decoder: from `cache_file` if present, else train and cache it.
 
     Returns {"cached": bool, "seconds": float, "final_loss": float | None}.
     """
     if cache_file is not None and cache_file.exists():
-        model.head.load_state_dict(load_file(str(cache_file)))
+        model.decoder.load_state_dict(load_file(str(cache_file)))
         return {"cached": True, "seconds": 0.0, "final_loss": None}
     result = train_decoder(model, encoded_train, config, seed=seed, pad_token_id=pad_token_id,
                            device=device, progress=progress)
@@ -101,5 +101,5 @@ def decoder_first(model: TaskModel, encoded_train: list, config: DecoderConfig, 
         raise RuntimeError(f"decoder-first training diverged (loss {result.final_loss})")
     if cache_file is not None:
         with atomic_target(cache_file) as tmp:
-            save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}, str(tmp))
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.decoder.state_dict().items()}, str(tmp))
     return {"cached": False, "seconds": result.seconds, "final_loss": result.final_loss}

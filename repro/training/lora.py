@@ -2,7 +2,7 @@
 
 Low-rank adapters on the attention query and value projections (the original LoRA recipe;
 rank 4 by default, as in the paper's Table 1), alpha 8 (peft's default), no adapter dropout.
-The pretrained encoder weights stay frozen; the adapters and the task head train. A LoRA
+The pretrained encoder weights stay frozen; the adapters and the task decoder train. A LoRA
 run is a fixed-size variant: its "k" is the number of adapter parameters, reported as a
 share of the encoder's parameters.
 """
@@ -30,6 +30,6 @@ def add_lora(model: TaskModel, rank: int, seed: int) -> int:
 
 
 def lora_entries(model: TaskModel) -> list[TrainedEntries]:
-    """Optimizer entries of a LoRA model: every adapter parameter and the head."""
+    """Optimizer entries of a LoRA model: every adapter parameter and the decoder."""
     adapters = [TrainedEntries(p) for p in model.encoder.parameters() if p.requires_grad]
-    return adapters + [TrainedEntries(p) for p in model.head.parameters()]
+    return adapters + [TrainedEntries(p) for p in model.decoder.parameters()]

@@ -1,4 +1,4 @@
-"""The masked trainer: fine-tune the selected encoder entries and the task head."""
+"""The masked trainer: fine-tune the selected encoder entries and the task decoder."""
 from __future__ import annotations
 
 import math
@@ -17,7 +17,7 @@ from repro.training.sparse_grad import selected_weight_grads
 
 
 def trained_entries(model: TaskModel, mask: Mask) -> list[TrainedEntries]:
-    """Optimizer entries for `mask` over the encoder, plus every head parameter.
+    """Optimizer entries for `mask` over the encoder, plus every decoder parameter.
 
     Encoder tensors without a selected entry get `requires_grad=False`, so autograd skips
     their weight gradients; fully selected tensors are trained without an index.
@@ -32,12 +32,12 @@ def trained_entries(model: TaskModel, mask: Mask) -> list[TrainedEntries]:
             entries.append(TrainedEntries(param, index))
         else:
             param.requires_grad_(False)
-    entries.extend(TrainedEntries(p) for p in model.head.parameters())
+    entries.extend(TrainedEntries(p) for p in model.decoder.parameters())
     return entries
 
 
 def task_loss(model: TaskModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Cross-entropy of the task head; token tasks ignore positions labelled -100."""
+    """Cross-entropy of the task decoder; token tasks ignore positions labelled -100."""
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     logits = model(**inputs)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE_INDEX)
@@ -53,17 +53,17 @@ class MaskedTrainingResult:
 def train_masked(model: TaskModel, mask: Mask, encoded_train: list, schedule: Schedule, *, seed: int,
                  pad_token_id: int, device: str = "cpu", progress: bool = True,
                  regularization: Regularization | None = None, sparse_grads: bool = True) -> MaskedTrainingResult:
-    """Train `model` in place: only masked encoder entries and the head change.
+    """Train `model` in place: only masked encoder entries and the decoder change.
 
     Batches are shuffled by `seed` and grouped by length (less padding). `regularization`
     penalises the trained encoder entries' distance to their values before training (theta_0);
-    the head is not penalised."""
+    the decoder is not penalised."""
     model.to(device)
     entries = trained_entries(model, mask)
     penalty = None
     if regularization is not None:
-        head = {id(p) for p in model.head.parameters()}
-        penalty = Penalty(regularization, [e.leaf for e in entries if id(e.param) not in head])
+        decoder = {id(p) for p in model.decoder.parameters()}
+        penalty = Penalty(regularization, [e.leaf for e in entries if id(e.param) not in decoder])
     return train_entries(model, entries, encoded_train, schedule, seed=seed, pad_token_id=pad_token_id,
                          device=device, progress=progress, penalty=penalty, sparse_grads=sparse_grads)
 

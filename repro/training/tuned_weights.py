@@ -24,25 +24,25 @@ from safetensors.torch import load_file, save_file
 from repro.models import TaskModel, encoder_parameters
 from repro.files import atomic_target
 
-_ENCODER, _HEAD, _INDEX, _VALUE = "encoder/", "head/", "index/", "value/"
+_ENCODER, _DECODER, _INDEX, _VALUE = "encoder/", "decoder/", "index/", "value/"
 SPARSE_AT_MOST = 0.5  # a tensor with at most this share of moved entries is stored sparsely
 
 
 @dataclass(frozen=True)
 class TunedWeights:
-    """A fine-tuned model's encoder parameters and head state (CPU tensors), by name."""
+    """A fine-tuned model's encoder parameters and decoder state (CPU tensors), by name."""
 
     encoder: dict[str, torch.Tensor]
-    head: dict[str, torch.Tensor]
+    decoder: dict[str, torch.Tensor]
 
     @classmethod
     def of(cls, model: TaskModel) -> "TunedWeights":
         return cls({n: p.detach().cpu().clone() for n, p in encoder_parameters(model).items()},
-                   {n: t.detach().cpu().clone() for n, t in model.head.state_dict().items()})
+                   {n: t.detach().cpu().clone() for n, t in model.decoder.state_dict().items()})
 
     def save(self, path: Path, initial: dict[str, torch.Tensor] | None = None) -> None:
         """Write to `path` atomically; with theta_0 (`initial`), mostly unchanged tensors sparsely."""
-        tensors = {_HEAD + n: t.contiguous() for n, t in self.head.items()}
+        tensors = {_DECODER + n: t.contiguous() for n, t in self.decoder.items()}
         for name, tuned in self.encoder.items():
             moved = None if initial is None else (tuned != initial[name].detach().cpu()).reshape(-1)
             if moved is not None and int(moved.sum()) <= SPARSE_AT_MOST * moved.numel():
@@ -66,7 +66,7 @@ class TunedWeights:
             values = initial[name].detach().cpu().clone().reshape(-1)
             values[tensors[_INDEX + name].long()] = tensors[_VALUE + name]
             encoder[name] = values.reshape(initial[name].shape)
-        return cls(encoder, {n.removeprefix(_HEAD): t for n, t in tensors.items() if n.startswith(_HEAD)})
+        return cls(encoder, {n.removeprefix(_DECODER): t for n, t in tensors.items() if n.startswith(_DECODER)})
 
     def change_magnitudes(self, initial: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """|theta - theta_0| per encoder entry, theta_0 = `initial` (same names and shapes)."""
@@ -87,8 +87,8 @@ class TunedWeights:
     @torch.no_grad()
     def apply_pruned(self, model: TaskModel, mask: dict[str, torch.Tensor]) -> None:
         """Set the masked encoder entries of `model` (at theta_0) to their tuned values, leave the
-        rest at theta_0, and load the tuned head."""
+        rest at theta_0, and load the tuned decoder."""
         for name, param in encoder_parameters(model).items():
             tuned = self.encoder[name].to(param.device, param.dtype)
             param.copy_(torch.where(mask[name].to(param.device), tuned, param))
-        model.head.load_state_dict(self.head)
+        model.decoder.load_state_dict(self.decoder)

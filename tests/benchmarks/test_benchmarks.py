@@ -20,7 +20,7 @@ from benchmarks.selection import normwise_difference, relative_difference  # noq
 from benchmarks.timing import quartiles, round_robin  # noqa: E402
 from benchmarks.topk_probe import EncoderShape, parameter_shapes  # noqa: E402
 from repro.data import SequenceExample, TASKS, collate, encode  # noqa: E402
-from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer  # noqa: E402
+from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_tokenizer  # noqa: E402
 from repro.selection.selectors import select_full, select_random, subset_k  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def assert_same_parameters(got: dict[str, torch.Tensor], want: dict[str, torch.T
 
 def test_masked_step_equals_the_dense_mask_baseline(batches):
     """repro's masked step (state for k entries) updates exactly as dense AdamW on the masked gradient."""
-    base = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    base = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     params = encoder_parameters(base)
     mask = select_random(params, subset_k(params, 1e-2), seed=0)
     dense = run_steps(steps.dense_mask(copy.deepcopy(base).train(), mask, "dense mask"), batches)
@@ -65,7 +65,7 @@ def test_masked_step_equals_the_dense_mask_baseline(batches):
 
 
 def test_full_step_equals_the_masked_step_over_everything(batches):
-    base = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    base = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     params = encoder_parameters(base)
     everything = select_full(params, sum(p.numel() for p in params.values()), seed=0)
     full = run_steps(steps.full(copy.deepcopy(base).train()), batches)
@@ -75,22 +75,22 @@ def test_full_step_equals_the_masked_step_over_everything(batches):
 
 
 def test_state_bytes():
-    base = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    base = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     params = encoder_parameters(base)
     total = sum(p.numel() for p in base.parameters())
     assert steps.dense_adamw_bytes(base) == 8 * total
     assert steps.full(copy.deepcopy(base)).state_bytes == 8 * total
     k = subset_k(params, 1e-3)
     variant = steps.masked(copy.deepcopy(base), select_random(params, k, seed=0), "masked", ExitStack())
-    head = sum(p.numel() for p in base.head.parameters())
-    assert variant.trained == k + head
-    assert 8 * (k + head) < variant.state_bytes <= 16 * (k + head)  # two float32 moments, int64 indices
+    decoder = sum(p.numel() for p in base.decoder.parameters())
+    assert variant.trained == k + decoder
+    assert 8 * (k + decoder) < variant.state_bytes <= 16 * (k + decoder)  # two float32 moments, int64 indices
     dense = steps.dense_mask(copy.deepcopy(base), select_random(params, k, seed=0), "dense")
     assert dense.state_bytes == 8 * total + sum(p.numel() for p in params.values())  # + bool masks
 
 
 def test_build_variants_lists_every_row():
-    base = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    base = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     with ExitStack() as stack:
         variants = steps.build_variants(base, steps.StepPlan(), "cpu", stack)
         assert any("forward" in m.__dict__ for v in variants for m in v.model.modules())  # sparse_grad is on

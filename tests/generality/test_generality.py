@@ -10,17 +10,17 @@ from torch import nn
 
 from repro.runs.config import RunConfig, variant_fields
 from repro.data import IGNORE_INDEX, EncodedExample
-from repro.runs.run import Workspace, _model_with_decoder_first_head, _prepare, initial_encoder, run_one, tuned_weights
+from repro.runs.run import Workspace, _model_with_decoder_first, _prepare, initial_encoder, run_one, load_or_train_tuned_weights
 from repro.generality.measures import Generality, assess, generalisation_gap, secondary_config
 from repro.generality.runs import studies_for
-from repro.selection.mlm_head import MLMConfig, mlm_model, precision_at_1
-from repro.models import HeadSpec, TaskModel, build_task_model, encoder_parameters, load_encoder, load_tokenizer
+from repro.selection.mlm_decoder import MLMConfig, mlm_model, precision_at_1
+from repro.models import DecoderSpec, TaskModel, build_task_model, encoder_parameters, load_encoder, load_tokenizer
 from repro.generality.mlm_probe import MLMProbeConfig, mlm_precision, probe_from_profile
 from repro.training.tuned_weights import TunedWeights
 
 
 class FixedGuess(nn.Module):
-    """A head that always predicts token `guess` (vocabulary of 10)."""
+    """A decoder that always predicts token `guess` (vocabulary of 10)."""
 
     def __init__(self, guess: int):
         super().__init__()
@@ -33,7 +33,7 @@ class FixedGuess(nn.Module):
 
 
 def test_precision_at_1_counts_masked_positions_only():
-    model = TaskModel(load_encoder("tiny-random"), HeadSpec("token", 10), FixedGuess(5))
+    model = TaskModel(load_encoder("tiny-random"), DecoderSpec("token", 10), FixedGuess(5))
     ignore = IGNORE_INDEX
     examples = [EncodedExample([101, 7, 8, 102], [ignore, 5, 7, ignore]),  # one of two right
                 EncodedExample([101, 9, 102], [ignore, 5, ignore])]           # right
@@ -72,13 +72,13 @@ def test_secondary_run_starts_from_the_tuned_encoder(tmp_path, study_data):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     primary = smoke()
     assert run_one(primary, workspace).status == "ok"
-    tuned = tuned_weights(primary, workspace)
+    tuned = load_or_train_tuned_weights(primary, workspace)
     pretrained = {n: p.detach() for n, p in load_encoder("tiny-random").named_parameters()}
     assert any(not torch.equal(tuned.encoder[n], pretrained[n]) for n in pretrained)
 
     secondary = secondary_config(primary, smoke(task="conll03", learning_rate=1e-3))
     assert secondary.init_from == primary.run_id() and secondary.decoder_key() != replace(secondary, init_from=None).decoder_key()
-    model, _ = _model_with_decoder_first_head(secondary, _prepare(secondary, workspace), workspace)
+    model, _ = _model_with_decoder_first(secondary, _prepare(secondary, workspace), workspace)
     for name, param in encoder_parameters(model).items():
         assert torch.equal(param.detach(), tuned.encoder[name]), name  # not the pretrained value
     assert all(torch.equal(initial_encoder(secondary, workspace)[n], tuned.encoder[n]) for n in pretrained)
@@ -118,7 +118,7 @@ def test_base_runs_must_be_full_fine_tuning_of_the_pretrained_encoder():
 
 
 def test_sparse_weights_round_trip_and_need_theta_0(tmp_path):
-    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     theta0 = {n: p.detach().clone() for n, p in encoder_parameters(model).items()}
     with torch.no_grad():
         encoder_parameters(model)["encoder.layer.0.output.dense.bias"][3] += 1.0
@@ -137,7 +137,7 @@ def test_lora_run_keeps_merged_weights(tmp_path, study_data):
     config = smoke(**variant_fields("lora:2"))
     assert config.variant == "lora:2" and smoke(selector="lora").variant == "lora"
     assert run_one(config, workspace).status == "ok"
-    weights = tuned_weights(config, workspace)
+    weights = load_or_train_tuned_weights(config, workspace)
     assert set(weights.encoder) == set(initial_encoder(config, workspace))  # plain names: adapters merged
     moved = {n for n, t in weights.encoder.items() if not torch.equal(t, initial_encoder(config, workspace)[n])}
     assert moved and all("query" in n or "value" in n for n in moved)

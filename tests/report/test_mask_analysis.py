@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from repro.report.mask_budget import budget_table, jaccard, locate
-from repro.models import HeadSpec, build_task_model, encoder_parameters
+from repro.models import DecoderSpec, build_task_model, encoder_parameters
 from repro.selection.selectors import bitfit_k, select_bitfit, select_random
 
 
@@ -23,7 +23,7 @@ def test_locate(name, expected):
 
 @pytest.fixture(scope="module")
 def params():
-    return encoder_parameters(build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0))
+    return encoder_parameters(build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0))
 
 
 def test_budget_of_bitfit_is_all_biases(params):

@@ -94,7 +94,7 @@ def test_sweep_skips_finished_runs_and_survives_failures(tmp_path, study_data, m
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     configs = study_from_profile("smoke", "sst2", seeds=[0], selectors="random,bitfit").configs("local")
     executed = []
-    real_execute = repro.runs.run.execute
+    real_execute = repro.runs.run.train_and_evaluate
 
     def flaky(cfg, ws):
         executed.append(cfg.run_id())
@@ -102,7 +102,7 @@ def test_sweep_skips_finished_runs_and_survives_failures(tmp_path, study_data, m
             raise RuntimeError("injected failure")
         return real_execute(cfg, ws)
 
-    monkeypatch.setattr(repro.runs.run, "execute", flaky)
+    monkeypatch.setattr(repro.runs.run, "train_and_evaluate", flaky)
     results = run_sweep(configs, workspace)
     assert [r.status for r in results].count("failed") == 1 and len(executed) == len(configs)
     assert "injected failure" in next(r.reason for r in results if r.status == "failed")

@@ -8,21 +8,21 @@ import torch
 from repro.runs.config import RunConfig, variant_fields
 from repro.training.tuned_weights import TunedWeights
 from repro.runs.run import Workspace, run_one
-from repro.models import HeadSpec, build_task_model, encoder_parameters
+from repro.models import DecoderSpec, build_task_model, encoder_parameters
 from repro.selection.selectors import SELECTORS, count_parameters, mask_size
 from repro.runs.study import study_from_profile
 
 
 def tiny(seed: int = 0):
-    return build_task_model("tiny-random", HeadSpec("sequence", 2), seed=seed)
+    return build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=seed)
 
 
 def tuned_copy_of(model, seed: int = 1) -> TunedWeights:
-    """The model's weights with every encoder entry and the head moved by random amounts."""
+    """The model's weights with every encoder entry and the decoder moved by random amounts."""
     generator = torch.Generator().manual_seed(seed)
     weights = TunedWeights.of(model)
     return TunedWeights({n: t + torch.randn(t.shape, generator=generator) for n, t in weights.encoder.items()},
-                        {n: t + 1.0 for n, t in weights.head.items()})
+                        {n: t + 1.0 for n, t in weights.decoder.items()})
 
 
 class PruningStats:
@@ -51,15 +51,15 @@ def test_diff_pruning_keeps_exactly_k_largest_changes_and_resets_the_rest(k):
     for name, param in encoder_parameters(model).items():
         assert torch.equal(param[mask[name]], weights.encoder[name][mask[name]]), name
         assert torch.equal(param[~mask[name]], theta0[name][~mask[name]]), name  # bit-identical theta_0
-    for name, tensor in model.head.state_dict().items():
-        assert torch.equal(tensor, weights.head[name])
+    for name, tensor in model.decoder.state_dict().items():
+        assert torch.equal(tensor, weights.decoder[name])
 
 
 def test_tuned_weights_round_trip(tmp_path):
     weights = tuned_copy_of(tiny())
     weights.save(tmp_path / "w.safetensors")
     loaded = TunedWeights.load(tmp_path / "w.safetensors")
-    assert loaded.encoder.keys() == weights.encoder.keys() and loaded.head.keys() == weights.head.keys()
+    assert loaded.encoder.keys() == weights.encoder.keys() and loaded.decoder.keys() == weights.decoder.keys()
     assert all(torch.equal(loaded.encoder[n], t) for n, t in weights.encoder.items())
 
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from repro.data import TASKS, EncodedExample, SequenceExample, TokenExample, collate, encode
 from repro.selection.fisher import empirical_fisher, empirical_fisher_loop, sample_loss
-from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
+from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_tokenizer
 
 WORDS = "the film was good bad long short dull Paris lives John in and".split()
 N_SAMPLES, BATCH_SIZE = 7, 3  # the batch size does not divide N
@@ -28,10 +28,10 @@ def sentences(n: int) -> list[list[str]]:
 def encoded_task(kind: str, tokenizer, n: int = 9):
     if kind == "sequence":
         examples = [SequenceExample(" ".join(words), i % 2) for i, words in enumerate(sentences(n))]
-        return encode(examples, TASKS["sst2"], tokenizer, 64), HeadSpec("sequence", 2)
+        return encode(examples, TASKS["sst2"], tokenizer, 64), DecoderSpec("sequence", 2)
     examples = [TokenExample(tuple(words), tuple((i + j) % 9 for j in range(len(words))))
                 for i, words in enumerate(sentences(n))]
-    return encode(examples, TASKS["conll03"], tokenizer, 64), HeadSpec("token", 9)
+    return encode(examples, TASKS["conll03"], tokenizer, 64), DecoderSpec("token", 9)
 
 
 def close(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], scaled_atol: float = 1e-6) -> None:
@@ -46,9 +46,9 @@ def close(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], sc
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kind", ["sequence", "token"])
 def test_batched_equals_loop(kind, dtype, tokenizer):
-    encoded, head = encoded_task(kind, tokenizer)
+    encoded, decoder = encoded_task(kind, tokenizer)
     assert len({len(ex.input_ids) for ex in encoded[:N_SAMPLES]}) > 3
-    model = build_task_model("tiny-random", head, seed=0).to(dtype)
+    model = build_task_model("tiny-random", decoder, seed=0).to(dtype)
     kwargs = dict(pad_token_id=tokenizer.pad_token_id, n_samples=N_SAMPLES)
     fast = empirical_fisher(model, encoded, batch_size=BATCH_SIZE, progress=False, **kwargs)
     loop = empirical_fisher_loop(model, encoded, **kwargs)
@@ -63,8 +63,8 @@ def test_batched_equals_loop(kind, dtype, tokenizer):
 @pytest.mark.parametrize("kind", ["sequence", "token"])
 def test_batched_equals_loop_on_minilm(kind, tokenizer):
     """The pretrained model (SDPA attention, real weights), in float64 so only the method is compared."""
-    encoded, head = encoded_task(kind, tokenizer, n=5)
-    model = build_task_model("minilm-l6", head, seed=0).double()
+    encoded, decoder = encoded_task(kind, tokenizer, n=5)
+    model = build_task_model("minilm-l6", decoder, seed=0).double()
     kwargs = dict(pad_token_id=tokenizer.pad_token_id, n_samples=5)
     fast = empirical_fisher(model, encoded, batch_size=3, progress=False, **kwargs)
     close(fast.scores, empirical_fisher_loop(model, encoded, **kwargs).scores, scaled_atol=0.0)
@@ -72,8 +72,8 @@ def test_batched_equals_loop_on_minilm(kind, tokenizer):
 
 @pytest.mark.parametrize("change", ["module type", "called twice"])
 def test_unsupported_encoder_falls_back_to_the_loop(change, tokenizer):
-    encoded, head = encoded_task("sequence", tokenizer)
-    model = build_task_model("tiny-random", head, seed=0)
+    encoded, decoder = encoded_task("sequence", tokenizer)
+    model = build_task_model("tiny-random", decoder, seed=0)
     layer = model.encoder.encoder.layer[0].output
     if change == "module type":
         layer.LayerNorm = nn.RMSNorm(32)
@@ -93,8 +93,8 @@ def test_unsupported_encoder_falls_back_to_the_loop(change, tokenizer):
 @pytest.mark.parametrize("kind", ["sequence", "token"])
 def test_loop_is_squared_gradient_of_minus_log_likelihood(kind, tokenizer):
     """One sample by hand: (d/dtheta -log p(y|x))^2, the token loss summed over labelled tokens."""
-    encoded, head = encoded_task(kind, tokenizer)
-    model = build_task_model("tiny-random", head, seed=0).eval()
+    encoded, decoder = encoded_task(kind, tokenizer)
+    model = build_task_model("tiny-random", decoder, seed=0).eval()
     batch = collate(encoded[3:4], tokenizer.pad_token_id)
     log_p = torch.log_softmax(model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]), -1)
     labels = batch["labels"].reshape(-1)
@@ -109,15 +109,15 @@ def test_pad_id_inside_a_sample_is_never_scored(tokenizer):
     """nn.Embedding gives its padding row no gradient, even where the pad id is attended to."""
     pad = tokenizer.pad_token_id
     encoded = [EncodedExample([101, 2000, pad, 2001, 102], 1, [0] * 5), EncodedExample([101, pad, 102], 0, [0] * 3)]
-    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     fast = empirical_fisher(model, encoded, pad_token_id=pad, n_samples=2, progress=False)
     close(fast.scores, empirical_fisher_loop(model, encoded, pad_token_id=pad, n_samples=2).scores)
     assert fast.scores["embeddings.word_embeddings.weight"][pad].sum() == 0
 
 
 def test_scores_are_a_sum_over_the_first_n_samples(tokenizer):
-    encoded, head = encoded_task("token", tokenizer)
-    model = build_task_model("tiny-random", head, seed=0)
+    encoded, decoder = encoded_task("token", tokenizer)
+    model = build_task_model("tiny-random", decoder, seed=0)
     score = lambda data, n: empirical_fisher(model, data, pad_token_id=0, n_samples=n, batch_size=2,  # noqa: E731
                                              progress=False).scores
     first, rest, both = score(encoded, 2), score(encoded[2:], 3), score(encoded, 5)
@@ -125,8 +125,8 @@ def test_scores_are_a_sum_over_the_first_n_samples(tokenizer):
 
 
 def test_model_unchanged_and_mode_restored(tokenizer):
-    encoded, head = encoded_task("sequence", tokenizer)
-    model = build_task_model("tiny-random", head, seed=0).train()
+    encoded, decoder = encoded_task("sequence", tokenizer)
+    model = build_task_model("tiny-random", decoder, seed=0).train()
     frozen = "encoder.layer.0.output.dense.weight"
     model.encoder.get_parameter(frozen).requires_grad_(False)  # as after masked training
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
@@ -143,8 +143,8 @@ def test_model_unchanged_and_mode_restored(tokenizer):
 @pytest.mark.parametrize("n", [0, 10])
 @pytest.mark.parametrize("function", [empirical_fisher, empirical_fisher_loop])
 def test_n_samples_out_of_range(function, n, tokenizer):
-    encoded, head = encoded_task("sequence", tokenizer)
-    model = build_task_model("tiny-random", head, seed=0)
+    encoded, decoder = encoded_task("sequence", tokenizer)
+    model = build_task_model("tiny-random", decoder, seed=0)
     with pytest.raises(ValueError, match=rf"n_samples={n}.* 9 "):
         function(model, encoded, pad_token_id=0, n_samples=n)
 

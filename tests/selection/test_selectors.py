@@ -4,18 +4,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from repro.models import HeadSpec, build_task_model, encoder_parameters
+from repro.models import DecoderSpec, build_task_model, encoder_parameters
 from repro.selection.selectors import (SELECTORS, bitfit_fraction, bitfit_k, count_parameters, get_selector, mask_size,
                              select_bitfit, select_full, select_random, subset_k)
 
 
 @pytest.fixture(scope="module")
 def params():
-    return encoder_parameters(build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0))
+    return encoder_parameters(build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0))
 
 
 def test_encoder_excludes_head_and_pooler(params):
-    assert not any(name.startswith("head") or "pooler" in name for name in params)
+    assert not any(name.startswith("decoder") or "pooler" in name for name in params)
 
 
 @pytest.mark.parametrize("k", [1, 2, 17, 1000, "all"])

@@ -1,4 +1,4 @@
-"""LoRA baseline: only its adapters and the head train; runs end to end; bad ranks are refused."""
+"""LoRA baseline: only its adapters and the decoder train; runs end to end; bad ranks are refused."""
 from __future__ import annotations
 
 import pytest
@@ -8,16 +8,16 @@ from repro.runs.config import RunConfig
 from repro.data import encode, load_task
 from repro.runs.run import Workspace, run_one
 from repro.training.lora import add_lora, lora_entries
-from repro.models import HeadSpec, build_task_model, load_tokenizer
+from repro.models import DecoderSpec, build_task_model, load_tokenizer
 from repro.training.loop import Schedule
 from repro.runs.study import study_from_profile
 from repro.training.trainer import train_entries
 
 
 def test_lora_trains_only_adapters_and_head(study_data):
-    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     pretrained = {n: p.detach().clone() for n, p in model.encoder.named_parameters()}
-    head = {n: p.detach().clone() for n, p in model.head.named_parameters()}
+    decoder = {n: p.detach().clone() for n, p in model.decoder.named_parameters()}
     adapters = add_lora(model, rank=2, seed=0)
     hidden, layers = model.encoder.config.hidden_size, model.encoder.config.num_hidden_layers
     assert adapters == layers * 2 * (2 * hidden * 2)  # query and value: A (r x in) and B (out x r)
@@ -32,7 +32,7 @@ def test_lora_trains_only_adapters_and_head(study_data):
         assert torch.equal(param, pretrained[original]), name  # frozen, bit-identical
     lora_b = [p for n, p in model.encoder.named_parameters() if "lora_B" in n]
     assert lora_b and all(bool(p.abs().sum() > 0) for p in lora_b)  # B starts at zero and has moved
-    assert any(not torch.equal(p, head[n]) for n, p in model.head.named_parameters())
+    assert any(not torch.equal(p, decoder[n]) for n, p in model.decoder.named_parameters())
 
 
 def test_lora_run_end_to_end(tmp_path, study_data):

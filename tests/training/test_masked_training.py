@@ -10,14 +10,14 @@ from transformers import get_linear_schedule_with_warmup
 
 from repro.data import encode, load_task
 from repro.training.masked_adamw import MaskedAdamW, TrainedEntries
-from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
+from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_tokenizer
 from repro.training.loop import Schedule, linear_warmup_lr
 from repro.selection.selectors import bitfit_k, select_bitfit, select_random
 from repro.training.trainer import task_loss, train_masked, trained_entries
 
 
 def tiny_model(seed: int = 0):
-    return build_task_model("tiny-random", HeadSpec("sequence", 2), seed=seed)
+    return build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=seed)
 
 
 def random_batch(seed: int, vocab: int = 1000):
@@ -35,9 +35,9 @@ def test_sparse_adamw_equals_dense_adamw_on_subset(max_grad_norm):
     mask = select_random(encoder_parameters(sparse_model), 300, seed=1)
     optimizer = MaskedAdamW(trained_entries(sparse_model, mask), max_grad_norm=max_grad_norm)
 
-    dense_params = list(dense_model.encoder.parameters()) + list(dense_model.head.parameters())
+    dense_params = list(dense_model.encoder.parameters()) + list(dense_model.decoder.parameters())
     dense_masks = [mask[n].float() for n, _ in dense_model.encoder.named_parameters()]
-    dense_masks += [torch.ones_like(p) for p in dense_model.head.parameters()]
+    dense_masks += [torch.ones_like(p) for p in dense_model.decoder.parameters()]
     reference = torch.optim.AdamW(dense_params, lr=1.0, weight_decay=0.0, foreach=False)
     for step in range(5):
         lr = 1e-2 * (step + 1)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from repro.training.masked_adamw import MaskedAdamW, TrainedEntries
-from repro.models import HeadSpec, build_task_model, encoder_parameters
+from repro.models import DecoderSpec, build_task_model, encoder_parameters
 from repro.training.penalties import Penalty, Regularization
 from repro.selection.selectors import select_random
 from repro.training.trainer import task_loss, trained_entries
@@ -56,17 +56,17 @@ def test_penalty_starts_at_zero_gradient_and_missing_grad_counts_as_zero():
 @pytest.mark.parametrize("kind", ["l1", "l2"])
 def test_masked_adamw_with_penalty_equals_dense_adamw_on_loss_plus_penalty(kind):
     """The penalty joins the loss before clipping: same as autograd of task loss + penalty."""
-    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0).train()
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0).train()
     dense = copy.deepcopy(model)
     mask = select_random(encoder_parameters(model), 400, seed=3)
     entries = trained_entries(model, mask)
-    head = {id(p) for p in model.head.parameters()}
-    penalty = Penalty(Regularization(kind, 0.5), [e.leaf for e in entries if id(e.param) not in head])
+    decoder = {id(p) for p in model.decoder.parameters()}
+    penalty = Penalty(Regularization(kind, 0.5), [e.leaf for e in entries if id(e.param) not in decoder])
     optimizer = MaskedAdamW(entries, max_grad_norm=1.0, penalty=penalty)
 
     encoder0 = {n: p.detach().clone() for n, p in dense.encoder.named_parameters()}
     masks = {n: mask[n].float() for n in encoder0}
-    params = list(dense.encoder.parameters()) + list(dense.head.parameters())
+    params = list(dense.encoder.parameters()) + list(dense.decoder.parameters())
     reference = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.0)
     g = torch.Generator().manual_seed(0)
     for step in range(4):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import repro.training.trainer
 from repro.data import encode, load_task
 from repro.training.masked_adamw import MaskedAdamW, TrainedEntries
-from repro.models import HeadSpec, build_task_model, encoder_parameters, load_tokenizer
+from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_tokenizer
 from repro.selection.selectors import bitfit_k, select_bitfit, select_random
 from repro.training.sparse_grad import embedding_selected_grad, selected_products, selected_weight_grads
 from repro.training.loop import Schedule
@@ -47,7 +47,7 @@ def train_steps(model, mask, batches, *, sparse: bool, max_grad_norm, max_densit
 
 def assert_same_training(name, k, batches, max_grad_norm, device, max_density=1.0) -> list:
     """Plain vs selected-entry path on the same batches; returns the modules switched to the path."""
-    plain = build_task_model(name, HeadSpec("sequence", 2), seed=0).to(device)
+    plain = build_task_model(name, DecoderSpec("sequence", 2), seed=0).to(device)
     sparse = copy.deepcopy(plain)
     before = {n: p.detach().clone() for n, p in plain.encoder.named_parameters()}
     mask = select_random(encoder_parameters(plain), k, seed=1)
@@ -69,7 +69,7 @@ def assert_same_training(name, k, batches, max_grad_norm, device, max_density=1.
         torch.testing.assert_close(b.detach()[selected], a.detach()[selected], rtol=1e-5, atol=1e-5,
                                    msg=lambda message: f"{n}: {message}")
         assert torch.equal(b.detach().masked_fill(selected, 0), before[n].masked_fill(selected, 0)), n  # bit-identical
-    for a, b in zip(plain.head.parameters(), sparse.head.parameters()):
+    for a, b in zip(plain.decoder.parameters(), sparse.decoder.parameters()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
     return patched
 
@@ -118,7 +118,7 @@ def test_embedding_rows_of_absent_tokens_get_zero_gradient():
 
 def test_no_dense_weight_gradient_and_untouched_state_dict():
     """Patched weights get no dense gradient, unselected tensors none at all; state_dict unchanged."""
-    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     params = encoder_parameters(model)
     mask = select_random(params, 20000, seed=1)
@@ -137,7 +137,7 @@ def test_no_dense_weight_gradient_and_untouched_state_dict():
 
 def test_bitfit_patches_nothing():
     """BitFit selects no weight matrix entry: the plain path already skips every weight gradient."""
-    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     params = encoder_parameters(model)
     entries = trained_entries(model, select_bitfit(params, bitfit_k(params), 0))
     with selected_weight_grads(model, entries, max_density=1.0) as patched:
@@ -149,7 +149,7 @@ def test_bitfit_patches_nothing():
 def test_density_rule_per_device_type(monkeypatch, rule, expected):
     """Linear weights switch up to the device type's density; a device type without a rule switches nothing."""
     monkeypatch.setattr("repro.training.sparse_grad.SPARSE_LINEAR_MAX_DENSITY", rule)
-    model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=0)
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     entries = trained_entries(model, select_random(encoder_parameters(model), 20000, seed=1))
     with selected_weight_grads(model, entries) as patched:
         assert {type(m) for m in patched} == expected
@@ -171,7 +171,7 @@ def test_train_masked_uses_the_path_by_default_with_the_same_result(study_data, 
     schedule = Schedule(epochs=1, batch_size=8, learning_rate=0.05)
     models = {}
     for sparse in (False, True):
-        model = build_task_model("tiny-random", HeadSpec("sequence", 2), seed=3)
+        model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=3)
         mask = select_random(encoder_parameters(model), 2000, seed=2)  # 0.2% of each linear weight
         for n in mask:
             if n.endswith("key.bias"):  # zero gradient in exact arithmetic, see assert_same_training

@@ -1,10 +1,10 @@
-"""Masked-language-modelling pieces: masking, a two-layer MLP head fitted on a frozen encoder,
+"""Masked-language-modelling pieces: masking, a two-layer MLP decoder fitted on a frozen encoder,
 and the MLM model that pretraining gradient statistics are taken through.
 
-minilm-l6 ships without an MLM head, so one is fitted on the frozen encoder (Table 5's
+minilm-l6 ships without an MLM decoder, so one is fitted on the frozen encoder (Table 5's
 recipe: 4 epochs, lr 2e-3, batch 64 sequences, weight decay 0.05, constant rate) before its
 pretraining squared gradients can be computed; the same is done for every model, so all
-models are treated alike (roberta-base's own pretrained head is not used).
+models are treated alike (roberta-base's own pretrained decoder is not used).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from torch import nn
 from tqdm import tqdm
 
 from repro.data.encoding import IGNORE_INDEX, EncodedExample
-from repro.training.decoder_first import feature_batches, head_inputs
-from repro.models import HeadSpec, TaskModel
+from repro.training.decoder_first import feature_batches, decoder_inputs
+from repro.models import DecoderSpec, TaskModel
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def mask_tokens(sequences: list[list[int]], tokenizer, mask_fraction: float, see
     return examples
 
 
-class MLMHead(nn.Module):
+class MLMDecoder(nn.Module):
     """Two-layer MLP: dense, GELU, LayerNorm, then a projection onto the vocabulary."""
 
     def __init__(self, hidden: int, vocab: int):
@@ -80,39 +80,39 @@ class MLMHead(nn.Module):
 
 
 def mlm_model(encoder: nn.Module, vocab: int, seed: int) -> TaskModel:
-    """A token-level TaskModel whose head is a fresh MLMHead (initialised from `seed`)."""
+    """A token-level TaskModel whose decoder is a fresh MLMDecoder (initialised from `seed`)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return TaskModel(encoder, HeadSpec("token", vocab), MLMHead(encoder.config.hidden_size, vocab))
+        return TaskModel(encoder, DecoderSpec("token", vocab), MLMDecoder(encoder.config.hidden_size, vocab))
 
 
 def fit_mlm_head(model: TaskModel, examples: list[EncodedExample], config: MLMConfig, *, pad_token_id: int,
                  seed: int, device: str = "cpu", progress: bool = True) -> float:
-    """Train `model.head` on the frozen encoder's states at the masked positions (the encoder
+    """Train `model.decoder` on the frozen encoder's states at the masked positions (the encoder
     is untouched); returns the last epoch's mean loss."""
-    features, labels = head_inputs(model, examples, pad_token_id=pad_token_id, device=device)
-    head = model.head.to(device).train()
-    optimizer = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    features, labels = decoder_inputs(model, examples, pad_token_id=pad_token_id, device=device)
+    decoder = model.decoder.to(device).train()
+    optimizer = torch.optim.AdamW(decoder.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps = math.ceil(len(examples) / config.batch_size)
     last = float("nan")
-    with tqdm(total=steps * config.epochs, desc="mlm head", disable=not progress, leave=False, mininterval=10.0) as bar:
+    with tqdm(total=steps * config.epochs, desc="mlm decoder", disable=not progress, leave=False, mininterval=10.0) as bar:
         for epoch in range(config.epochs):
             total = 0.0
             for x, y in feature_batches(features, labels, config.batch_size, seed, epoch):
-                loss = F.cross_entropy(head(x.to(device)), y.to(device))
+                loss = F.cross_entropy(decoder(x.to(device)), y.to(device))
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
                 total += loss.item()
                 bar.update(1)
             last = total / steps
-    head.eval()
+    decoder.eval()
     return last
 
 
 @torch.no_grad()
 def precision_at_1(model: TaskModel, examples: list[EncodedExample], *, pad_token_id: int, device: str = "cpu") -> float:
     """Share of masked positions whose original token is the model's top prediction."""
-    features, labels = head_inputs(model, examples, pad_token_id=pad_token_id, device=device)
+    features, labels = decoder_inputs(model, examples, pad_token_id=pad_token_id, device=device)
     x, y = torch.cat(features).to(device), torch.cat(labels).to(device)
-    return float((model.head.to(device)(x).argmax(-1) == y).float().mean())
+    return float((model.decoder.to(device)(x).argmax(-1) == y).float().mean())

@@ -1,10 +1,10 @@
-"""Masking, the MLM head fitted on a frozen encoder, and the combined score (eq. 3)."""
+"""Masking, the MLM decoder fitted on a frozen encoder, and the combined score (eq. 3)."""
 from __future__ import annotations
 
 import torch
 
 from repro.data import IGNORE_INDEX
-from repro.selection.mlm_head import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model, precision_at_1
+from repro.selection.mlm_decoder import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model, precision_at_1
 from repro.models import load_encoder, load_tokenizer
 from repro.selection.selectors import SELECTORS, combined_scores, mask_size
 
