@@ -5,7 +5,10 @@ the lists holding them must not be mutated by callers.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+from repro.data.fingerprint import task_fingerprint
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,11 @@ class TaskData:
     test: list
     source: str  # "local:<folder>" or "hub:<dataset id>"
     notes: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """What the examples are (`repro.data.fingerprint.task_fingerprint`), computed once."""
+        return task_fingerprint(self)
 
 
 @dataclass(frozen=True)

@@ -93,15 +93,34 @@ def _load_local(name: str, folder: Path) -> TaskData:
     return TaskData(spec=spec, train=train, test=test, source=source, notes=notes)
 
 
+def task_files(name: str) -> tuple[str, ...]:
+    """The files of a task in a data folder, relative to it."""
+    return (QNLI_FILE,) if name == "qnli" else LOCAL_FILES[name][1:]
+
+
+def _file_states(name: str, folder: Path | None) -> tuple:
+    """(size, modification time) of a task's local files: a file changed on disk is read again."""
+    if folder is None:
+        return ()
+    states = []
+    for relative in task_files(name):
+        path = folder / relative
+        stat = path.stat() if path.is_file() else None
+        states.append((relative, stat.st_size, stat.st_mtime_ns) if stat else (relative, None, None))
+    return tuple(states)
+
+
 @functools.lru_cache(maxsize=None)
-def _load_task_cached(name: str, folder: Path | None) -> TaskData:
+def _load_task_cached(name: str, folder: Path | None, file_states: tuple) -> TaskData:
     return load_task_from_hub(name) if folder is None else _load_local(name, folder)
 
 
 def load_task(name: str, data_dir: str | os.PathLike | None = None) -> TaskData:
-    """Full train and test of a task from the resolved data folder, or from the hub when there is none."""
+    """Full train and test of a task from the resolved data folder, or from the hub when there is none.
+    Cached per process, and read again when one of its files changed size or modification time."""
     get_task_spec(name)  # unknown names fail before any file or network access
-    return _load_task_cached(name, resolve_data_dir(data_dir))
+    folder = resolve_data_dir(data_dir)
+    return _load_task_cached(name, folder, _file_states(name, folder))
 
 
 def split_indices(n: int, train_size: int | None, val_size: int, seed: int, task: str = "") -> tuple[list[int], list[int]]:

@@ -1,9 +1,9 @@
-"""Tokenised tasks cached on disk per (task, data source, tokenizer, max length).
+"""Tokenised tasks cached on disk per (task data, tokenizer, max length).
 
 A sweep of a thousand runs tokenises each task once: the full train and test splits are
 encoded, saved atomically under `<cache_dir>/tokens/`, and every run picks its examples by
-position. The key holds the data source and split sizes, not file contents: after editing
-data files in place, delete the cache folder.
+position. The key holds the data's fingerprint (`TaskData.fingerprint`, a hash of the parsed
+examples), so a data file edited in place gets a new cache entry instead of a stale one.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ FORMAT = 1
 
 
 def cache_key(data: TaskData, tokenizer_name: str, max_length: int) -> str:
-    fields = {"task": data.spec.name, "source": data.source, "train": len(data.train), "test": len(data.test),
-              "tokenizer": tokenizer_name, "max_length": max_length, "format": FORMAT}
+    fields = {"task": data.spec.name, "data": data.fingerprint, "tokenizer": tokenizer_name,
+              "max_length": max_length, "format": FORMAT}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
