@@ -1,4 +1,5 @@
-"""The shared optimisation loop: linear warm-up schedule, masked AdamW steps, divergence check."""
+"""The shared optimisation loop: linear warm-up schedule, masked AdamW steps, divergence check
+(`repro.training.divergence`)."""
 from __future__ import annotations
 
 import math
@@ -9,6 +10,7 @@ from typing import Callable, Iterable
 import torch
 from tqdm import tqdm
 
+from repro.training.divergence import DivergenceRule
 from repro.training.masked_adamw import MaskedAdamW
 
 
@@ -40,13 +42,31 @@ def linear_warmup_lr(step: int, total_steps: int, peak: float, warmup_fraction: 
     return peak * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
 
+TRACE_POINTS = 20  # a run's loss curve is kept as the mean loss of each twentieth of its steps
+
+
 @dataclass(frozen=True)
 class FitResult:
+    """How a fit went. `step_losses`: the training loss of every step taken (in memory only);
+    `loss_trace()`: the mean loss of each twentieth of them, small enough to store with a result.
+    `diverged` with `reason` when the loss or gradient became non-finite or the divergence rule
+    judged the losses; `divergence`: the rule's record (None when stopped by a non-finite value)."""
+
     steps: int
     final_loss: float
     diverged: bool
     seconds: float
     epoch_losses: tuple[float, ...]
+    step_losses: tuple[float, ...] = ()
+    reason: str | None = None
+    divergence: dict | None = None
+
+    def loss_trace(self, points: int = TRACE_POINTS) -> list[float]:
+        losses = self.step_losses
+        if not losses:
+            return []
+        bounds = [round(i * len(losses) / points) for i in range(points + 1)]
+        return [sum(losses[a:b]) / (b - a) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def fit(
@@ -58,12 +78,13 @@ def fit(
     *,
     description: str = "train",
     progress: bool = True,
+    divergence: DivergenceRule = DivergenceRule(),
 ) -> FitResult:
     """Minimise `loss_of_batch` over `schedule.epochs` epochs of `steps_per_epoch` batches each
-    (batches are made lazily, epoch by epoch); stops at the first non-finite
-    loss or gradient and reports the run as diverged."""
+    (batches are made lazily, epoch by epoch); stops at the first non-finite loss or gradient,
+    and judges the finished run by `divergence`; either way the run is reported as diverged."""
     total = steps_per_epoch * schedule.epochs
-    start, step, losses, last = time.perf_counter(), 0, [], float("nan")
+    start, step, losses, trace, last = time.perf_counter(), 0, [], [], float("nan")
     bar = tqdm(total=total, desc=description, disable=not progress, leave=False, mininterval=10.0)
     try:
         for epoch in range(schedule.epochs):
@@ -72,14 +93,17 @@ def fit(
                 loss = loss_of_batch(batch)
                 last = loss.detach().item()
                 if not math.isfinite(last):
-                    return FitResult(step, last, True, time.perf_counter() - start, tuple(losses))
+                    return FitResult(step, last, True, time.perf_counter() - start, tuple(losses), tuple(trace),
+                                     f"non-finite loss at step {step}")
                 loss.backward()
                 lr = linear_warmup_lr(step, total, schedule.learning_rate, schedule.warmup_fraction)
                 grad_norm = optimizer.step(lr)
                 optimizer.zero_grad()
                 if not math.isfinite(grad_norm):
-                    return FitResult(step, grad_norm, True, time.perf_counter() - start, tuple(losses))
+                    return FitResult(step, grad_norm, True, time.perf_counter() - start, tuple(losses), tuple(trace),
+                                     f"non-finite gradient at step {step}")
                 step += 1
+                trace.append(last)
                 epoch_steps += 1
                 epoch_sum += last
                 bar.update(1)
@@ -87,4 +111,6 @@ def fit(
             losses.append(epoch_sum / max(1, epoch_steps))
     finally:
         bar.close()
-    return FitResult(step, last, False, time.perf_counter() - start, tuple(losses))
+    verdict = divergence.judge(trace)
+    return FitResult(step, last, verdict.diverged, time.perf_counter() - start, tuple(losses), tuple(trace),
+                     verdict.reason() if verdict.diverged else None, verdict.record())
