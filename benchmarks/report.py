@@ -1,7 +1,22 @@
-"""The speed report: a markdown table of measurements, the goals' verdicts, where time goes."""
+"""Markdown tables of every benchmark; the speed report: its measurements, the goals' verdicts,
+where time goes."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+RULES = {"l": "---", "r": "---:"}  # left-aligned text, right-aligned numbers
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]], align: str) -> list[str]:
+    """A markdown table's lines; `align` has one letter per column: "l" (text) or "r" (numbers)."""
+    if len(align) != len(header) or set(align) - set(RULES):
+        raise ValueError(f"align {align!r} must have one of {sorted(RULES)} per column, {len(header)} columns")
+
+    def line(cells: Iterable[object]) -> str:
+        return "| " + " | ".join(map(str, cells)) + " |"
+
+    return [line(header), "|" + "|".join(RULES[a] for a in align) + "|", *map(line, rows)]
 
 
 def verdict(value: float, limit: float, unit: str = "", *, at_most: bool = True, digits: int = 2) -> str:
@@ -46,21 +61,22 @@ class Report:
     profile: tuple[str, list[tuple[str, float, int]]] | None = None  # a step's name and its costliest operators
 
     def markdown(self) -> str:
-        lines = [f"# {self.title}", "", *self.header, "", *[f"- {n}" for n in self.notes], "",
-                 "| measurement | median | x floor | optimizer state / memory | vs dense AdamW state | goal |",
-                 "|---|---:|---:|---:|---:|---|"]
-        lines += [f"| {r.measurement} | {r.time} | {r.ratio} | {r.state} | {r.state_share} | {r.goal} |" for r in self.rows]
-        lines += ["", "## Goals", "", "| goal | measured | status |", "|---|---|---|"]
-        lines += [f"| {g.goal} | {g.measured} | {g.status} |" for g in self.goals]
+        lines = [f"# {self.title}", "", *self.header, "", *[f"- {n}" for n in self.notes], ""]
+        lines += markdown_table(["measurement", "median", "x floor", "optimizer state / memory", "vs dense AdamW state",
+                                 "goal"], [[r.measurement, r.time, r.ratio, r.state, r.state_share, r.goal]
+                                           for r in self.rows], "lrrrrl")
+        lines += ["", "## Goals", ""]
+        lines += markdown_table(["goal", "measured", "status"], [[g.goal, g.measured, g.status] for g in self.goals],
+                                "lll")
         if self.phases:
-            lines += ["", "## Where a step's time goes (median ms; in brackets: minus the floor's)", "",
-                      "| step | forward | backward | optimizer |", "|---|---:|---:|---:|"]
-            for name, seconds, extra in self.phases:
-                cells = [f"{seconds[k] * 1e3:.1f} ({extra[k] * 1e3:+.1f})" for k in ("forward", "backward", "optimizer")]
-                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            lines += ["", "## Where a step's time goes (median ms; in brackets: minus the floor's)", ""]
+            lines += markdown_table(["step", "forward", "backward", "optimizer"],
+                                    [[name, *(f"{seconds[k] * 1e3:.1f} ({extra[k] * 1e3:+.1f})"
+                                              for k in ("forward", "backward", "optimizer"))]
+                                     for name, seconds, extra in self.phases], "lrrr")
         if self.profile:
             name, operators = self.profile
-            lines += ["", f"## Costliest operators of one step: {name} (torch.profiler, self CPU time)", "",
-                      "| operator | ms | calls |", "|---|---:|---:|"]
-            lines += [f"| {op} | {ms:.2f} | {calls} |" for op, ms, calls in operators]
+            lines += ["", f"## Costliest operators of one step: {name} (torch.profiler, self CPU time)", ""]
+            lines += markdown_table(["operator", "ms", "calls"],
+                                    [[op, f"{ms:.2f}", calls] for op, ms, calls in operators], "lrr")
         return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.timing import clock, round_robin, synchronizer
+from benchmarks.timing import synchronizer, timed_calls
 from repro.data import EncodedExample
 from repro.selection.fisher import empirical_fisher, empirical_fisher_loop
 from repro.models import TaskModel
@@ -52,21 +52,16 @@ def compare_fisher(model: TaskModel, encoded: list[EncodedExample], *, pad_token
     sync = synchronizer(device)
     common = dict(pad_token_id=pad_token_id, n_samples=n_samples, device=device)
     results = {}
-
-    def timed_call(key, function):
-        return lambda _: {"total": clock(lambda: results.__setitem__(key, function()), sync)}
-
-    tasks = {"batched": timed_call("batched", lambda: empirical_fisher(model, encoded, batch_size=batch_size,
-                                                                         progress=False, **common)),
-             "loop": timed_call("loop", lambda: empirical_fisher_loop(model, encoded, **common))}
-    timed = round_robin(tasks, warmup=warmup, repeats=repeats, progress=progress)
+    functions = {"batched": lambda: empirical_fisher(model, encoded, batch_size=batch_size, progress=False, **common),
+                 "loop": lambda: empirical_fisher_loop(model, encoded, **common)}
+    timed = timed_calls({key: (lambda _, key=key, f=f: results.__setitem__(key, f())) for key, f in functions.items()},
+                        sync, warmup=warmup, repeats=repeats, progress=progress)
     float32 = normwise_difference(results["batched"].scores, results["loop"].scores)
     exact = copy.deepcopy(model).double()
     check = dict(pad_token_id=pad_token_id, n_samples=min(check_samples, n_samples), device=device)
     batched_scores = empirical_fisher(exact, encoded, batch_size=batch_size, progress=False, **check).scores
     difference = relative_difference(batched_scores, empirical_fisher_loop(exact, encoded, **check).scores)
-    return FisherComparison(n_samples, batch_size, [t["total"] for t in timed["batched"]],
-                            [t["total"] for t in timed["loop"]], difference, float32)
+    return FisherComparison(n_samples, batch_size, timed["batched"], timed["loop"], difference, float32)
 
 
 def run_topk_probe(scale: int, fractions: tuple[float, ...], repeats: int, threads: int) -> dict:

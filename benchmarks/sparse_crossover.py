@@ -21,13 +21,17 @@ import argparse
 import itertools
 import json
 import os
-import statistics
+import sys
 import tempfile
-import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
+from benchmarks.report import markdown_table
+from benchmarks.timing import median_seconds, synchronizer, thread_or_wall_clock
 from repro.data import collate, encode, load_task
 from repro.training.masked_adamw import MaskedAdamW
 from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_tokenizer
@@ -41,32 +45,10 @@ SHAPES = ((384, 384), (1536, 384), (384, 1536))  # (out, in) of minilm-l6's line
 DENSITIES = (1e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2)
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def clock(device: str = "cpu"):
-    """CPU time of this thread on CPU (robust to a shared machine when torch runs on 1 thread,
-    see --threads), else wall time."""
-    return time.thread_time if device == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
-
-
-def interleaved_medians(fns: dict, repeats: int, device: str = "cpu") -> dict[str, float]:
-    """Median seconds of each callable, calling them in turn (rotating order) `repeats` times."""
-    now = clock(device)
-    times = {name: [] for name in fns}
-    names = list(fns)
-    for name in names:  # warm-up
-        fns[name]()
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            _sync(device)
-            start = now()
-            fns[name]()
-            _sync(device)
-            times[name].append(now() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+def medians(functions: dict, repeats: int, device: str = "cpu") -> dict:
+    """Median seconds of each function(r) (r: the repetition), round robin after one warm-up call,
+    on `benchmarks.timing.thread_or_wall_clock` (see --threads)."""
+    return median_seconds(functions, synchronizer(device), warmup=1, repeats=repeats, now=thread_or_wall_clock(device))
 
 
 def peak_bytes(fn, device: str = "cpu") -> int:
@@ -92,12 +74,12 @@ def crossover_table(repeats: int = 15, tokens=(256, 768), device: str = "cpu") -
     rows = []
     for (out, inp), t in itertools.product(SHAPES, tokens):
         g, x = torch.randn(t, out, device=device), torch.randn(t, inp, device=device)
-        fns = {"dense": lambda: g.T.mm(x)}
+        fns = {"dense": lambda _: g.T.mm(x)}
         for d in DENSITIES:
             index = torch.randperm(out * inp, device=device)[: max(1, round(d * out * inp))]
             rows_, cols_ = index // inp, index % inp
-            fns[d] = lambda r=rows_, c=cols_: selected_products(g, x, r, c)
-        med = interleaved_medians(fns, repeats, device)
+            fns[d] = lambda _, r=rows_, c=cols_: selected_products(g, x, r, c)
+        med = medians(fns, repeats, device)
         rows.append({"shape": f"{out}x{inp}", "tokens": t, "dense_ms": 1e3 * med["dense"],
                      **{f"{d:g}": med[d] / med["dense"] for d in DENSITIES}})
     return rows
@@ -171,10 +153,9 @@ def measure_steps(model_name: str = "minilm-l6", subsets=SUBSETS, repeats: int =
         plain = MaskedStep(build_task_model(model_name, DecoderSpec("sequence", 2), seed=0).to(device), mask, False)
         sparse = MaskedStep(build_task_model(model_name, DecoderSpec("sequence", 2), seed=0).to(device), mask, True,
                             max_density)
-        cursor = itertools.count()
         runners = {"full": full, "plain": plain, "sparse": sparse}
-        steps = {n: (lambda r=r: r(batches[next(cursor) % len(batches)])) for n, r in runners.items()}
-        med = interleaved_medians(steps, repeats, device)
+        med = medians({n: (lambda r, run=run: run(batches[r % len(batches)])) for n, run in runners.items()},
+                      repeats, device)
         memory = {n: peak_bytes(lambda r=r: r(batches[0]), device) / 2**20 for n, r in runners.items()}
         rows.append({
             "subset": str(subset), "k": sum(int(m.sum()) for m in mask.values()), "on_path": len(sparse.patched),
@@ -187,9 +168,8 @@ def measure_steps(model_name: str = "minilm-l6", subsets=SUBSETS, repeats: int =
 
 def _print(rows: list[dict]) -> None:
     keys = list(rows[0])
-    print(" | ".join(keys))
-    for row in rows:
-        print(" | ".join(f"{row[k]:.3g}" if isinstance(row[k], float) else str(row[k]) for k in keys))
+    cells = [[f"{row[k]:.3g}" if isinstance(row[k], float) else str(row[k]) for k in keys] for row in rows]
+    print("\n".join(markdown_table(keys, cells, "".join("l" if isinstance(rows[0][k], str) else "r" for k in keys))))
 
 
 def main() -> None:
@@ -205,7 +185,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
-          f"{clock(args.device).__name__}; medians of {args.repeats} interleaved repetitions; "
+          f"{thread_or_wall_clock(args.device).__name__}; medians of {args.repeats} interleaved repetitions; "
           f"SPARSE_LINEAR_MAX_DENSITY={SPARSE_LINEAR_MAX_DENSITY}")
     if not args.skip_crossover:
         print("\ncrossover: gather time / dense g^T x time, by density (columns)")

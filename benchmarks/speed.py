@@ -29,9 +29,9 @@ import torch
 from benchmarks.report import Goal, Report, Row, human_bytes, verdict
 from benchmarks.selection import compare_fisher, run_topk_probe
 from benchmarks.steps import StepPlan, StepVariant, build_variants, dense_adamw_bytes
-from benchmarks.timing import (load_average, machine_header, median_phases, paired_ratios, quartiles, round_robin,
-                               synchronizer, top_operations)
-from benchmarks.workload import Workload, data_pipeline_seconds, load_workload
+from benchmarks.timing import (load_average, machine_header, median_phases, median_seconds, paired_ratios, quartiles,
+                               round_robin, synchronizer, top_operations)
+from benchmarks.workload import Workload, load_workload, pipeline_epoch
 from repro.data import DATA_DIR_ENV
 from repro.models import DecoderSpec, TaskModel, build_task_model
 
@@ -149,7 +149,9 @@ def add_step_rows(goals: Goals, report: Report, base: TaskModel, variants: list[
 
 
 def pipeline_row(config: BenchConfig, report: Report, workload: Workload, step_seconds: float) -> None:
-    seconds = statistics.median(data_pipeline_seconds(workload, config.batch_size, config.device) for _ in range(3))
+    epoch = median_seconds({"epoch": lambda _: pipeline_epoch(workload, config.batch_size, config.device)},
+                           synchronizer(config.device), warmup=0, repeats=3)["epoch"]
+    seconds = epoch / len(workload.batches)
     report.rows.append(Row("data pipeline per batch (iterate_batches + collate + to device)", f"{seconds * 1e3:.2f} ms",
                            goal=f"{seconds / (seconds + step_seconds):.1%} of a masked 1e-3 step with it"))
 

@@ -7,13 +7,13 @@ its optimizer keeps between steps (moments, indices, masks).
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
 import torch
 
+from benchmarks.timing import Laps
 from repro.training.lora import add_lora, lora_entries
 from repro.training.masked_adamw import MaskedAdamW
 from repro.models import TaskModel, encoder_parameters
@@ -38,18 +38,14 @@ class StepVariant:
 
     def run(self, batch: Batch, sync: Callable[[], None]) -> dict[str, float]:
         """One step on `batch`; seconds per phase (`sync` waits for the device before each clock read)."""
-        sync()
-        start = time.perf_counter()
+        laps = Laps(sync)
         loss = task_loss(self.model, batch)
-        sync()
-        forward = time.perf_counter()
+        laps.mark("forward")
         loss.backward()
-        sync()
-        backward = time.perf_counter()
+        laps.mark("backward")
         self.optimizer_step()
-        sync()
-        end = time.perf_counter()
-        return {"forward": forward - start, "backward": backward - forward, "optimizer": end - backward}
+        laps.mark("optimizer")
+        return laps.phases
 
 
 def dense_adamw_bytes(model: TaskModel) -> int:

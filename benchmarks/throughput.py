@@ -6,7 +6,8 @@ Every run is `repro.runs.run.run_one` through the `local` executor (a process po
 with the cpu profile's settings except a small training set, random 1e-3 subset. A first run,
 in this process and not timed, fills the token and decoder caches that all timed runs share
 (as in a learning-rate sweep), so the timings are of steady sweep work. The combinations run
-in turn, `rounds` times, so machine noise shows as the spread between rounds. Two rates:
+round robin (`benchmarks.timing.round_robin`), `rounds` times, so machine noise shows as the
+spread between rounds. Two rates:
 "wall" counts the pool's start (imports in each worker), "steady" is workers x 3600 / the
 median run's own seconds (what a long sweep approaches).
 """
@@ -18,17 +19,17 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import cpu_model, load_average
+from benchmarks.report import markdown_table
+from benchmarks.timing import clock, cpu_model, load_average, round_robin
 from repro.runs.config import RunConfig
 from repro.data import DATA_DIR_ENV
-from repro.runs.executors import ExecutorConfig, execute
+from repro.runs.executors import ExecutorConfig, dispatch
 from repro.runs.run import Workspace, run_one
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ class Measurement:
     wall_seconds: float
     run_seconds: list[float]  # each run's own total, from its result
     failed: int
+    load: str  # load average (1 min) before -> after
 
     @property
     def wall_rate(self) -> float:
@@ -71,34 +73,33 @@ class Measurement:
 
 
 def measure(workers: int, threads: int, round_: int, configs: list[RunConfig], workspace: Workspace) -> Measurement:
-    results = []
-    start = time.perf_counter()
-    execute(configs, workspace, ExecutorConfig("local", workers=workers, threads_per_worker=threads), results.append)
-    wall = time.perf_counter() - start
+    results, before = [], load_average().split(" / ")[0]
+    executor = ExecutorConfig("local", workers=workers, threads_per_worker=threads)
+    wall = clock(lambda: dispatch(configs, workspace, executor, results.append), lambda: None)
     ok = [r for r in results if r.status == "ok"]
-    return Measurement(workers, threads, round_, wall, [r.timings["total_s"] for r in ok], len(results) - len(ok))
+    return Measurement(workers, threads, round_, wall, [r.timings["total_s"] for r in ok], len(results) - len(ok),
+                       f"{before} -> {load_average().split(' / ')[0]}")
 
 
-def markdown(measurements: list[Measurement], config: ThroughputConfig, loads: list[str]) -> str:
+def markdown(measurements: list[Measurement], config: ThroughputConfig) -> str:
     lines = ["# Throughput: runs per hour by (workers x torch threads)", "",
              f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores; load average before/after each measurement "
              f"in the table", f"- each run: sst2, random 1e-3, train_size {config.train_size}, 1 epoch, max length 64, "
-             f"validation 100, test = SST-2 dev; {config.runs} runs per measurement", "",
-             "| workers x threads | round | wall s | runs/hour (wall) | median run s | runs/hour (steady) | failed "
-             "| load before -> after |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for m, load in zip(measurements, loads):
-        lines.append(f"| {m.workers}x{m.threads} | {m.round} | {m.wall_seconds:.1f} | {m.wall_rate:.0f} | "
-                     f"{m.median_run:.2f} | {m.steady_rate:.0f} | {m.failed} | {load} |")
-    lines += ["", "| workers x threads | runs/hour (wall), median of rounds | runs/hour (steady), median of rounds |",
-              "|---|---:|---:|"]
-    best = None
+             f"validation 100, test = SST-2 dev; {config.runs} runs per measurement", ""]
+    lines += markdown_table(["workers x threads", "round", "wall s", "runs/hour (wall)", "median run s",
+                             "runs/hour (steady)", "failed", "load before -> after"],
+                            [[f"{m.workers}x{m.threads}", m.round, f"{m.wall_seconds:.1f}", f"{m.wall_rate:.0f}",
+                              f"{m.median_run:.2f}", f"{m.steady_rate:.0f}", m.failed, m.load]
+                             for m in measurements], "lrrrrrrl")
+    best, medians = None, []
     for (workers, threads), group in itertools.groupby(sorted(measurements, key=lambda m: (m.workers, m.threads)),
                                                        key=lambda m: (m.workers, m.threads)):
         group = list(group)
         wall, steady = (statistics.median(getattr(m, rate) for m in group) for rate in ("wall_rate", "steady_rate"))
-        lines.append(f"| {workers}x{threads} | {wall:.0f} | {steady:.0f} |")
+        medians.append([f"{workers}x{threads}", f"{wall:.0f}", f"{steady:.0f}"])
         best = max(best or (0.0, ""), (steady, f"{workers}x{threads}"))
+    lines += ["", *markdown_table(["workers x threads", "runs/hour (wall), median of rounds",
+                                   "runs/hour (steady), median of rounds"], medians, "lrr")]
     lines += ["", f"Highest steady rate: {best[1]} (workers x threads)."]
     return "\n".join(lines) + "\n"
 
@@ -117,19 +118,24 @@ def parse_args(argv: list[str] | None = None) -> ThroughputConfig:
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     rates = (1e-3 * (1 + i / 1000) for i in itertools.count())
-    measurements, loads = [], []
     with tempfile.TemporaryDirectory() as results:
         workspace = Workspace.create(results, config.data_dir, device="cpu", progress=False)
         warm = run_one(config.run_config(next(rates)), workspace)  # fills the token and decoder caches
         if warm.status != "ok":
             raise SystemExit(f"the warm-up run failed: {warm.reason}")
-        for round_, (workers, threads) in itertools.product(range(1, config.rounds + 1), config.combinations):
-            before = load_average().split(" / ")[0]
-            configs = [config.run_config(next(rates)) for _ in range(config.runs)]
-            measurements.append(measure(workers, threads, round_, configs, workspace))
-            loads.append(f"{before} -> {load_average().split(' / ')[0]}")
-            print(f"{workers}x{threads} round {round_}: {measurements[-1].wall_rate:.0f} runs/hour", file=sys.stderr)
-    print(markdown(measurements, config, loads))
+
+        def combination(workers: int, threads: int):
+            def one_round(r: int) -> Measurement:
+                configs = [config.run_config(next(rates)) for _ in range(config.runs)]
+                measured = measure(workers, threads, r + 1, configs, workspace)
+                print(f"{workers}x{threads} round {r + 1}: {measured.wall_rate:.0f} runs/hour", file=sys.stderr)
+                return measured
+            return one_round
+
+        timed = round_robin({f"{w}x{t}": combination(w, t) for w, t in config.combinations}, warmup=0,
+                            repeats=config.rounds, progress=False)
+    measurements = sorted((m for rounds in timed.values() for m in rounds), key=lambda m: m.round)
+    print(markdown(measurements, config))
 
 
 if __name__ == "__main__":

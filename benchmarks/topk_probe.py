@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
-import time
 from dataclasses import dataclass
 
 import torch
 
+from benchmarks.timing import clock, round_robin
 from repro.selection.topk import global_topk_mask
 
 
@@ -80,19 +80,21 @@ def _reset_high_water_mark() -> bool:
 
 
 def measure(scores: dict[str, torch.Tensor], k: int, warmup: int, repeats: int) -> dict:
-    """Seconds of each timed call and the largest peak extra memory (bytes) over all calls."""
-    seconds, peak = [], 0
-    for r in range(warmup + repeats):
+    """Seconds of each timed call and the largest peak extra memory (bytes) over all calls,
+    warm-up included."""
+    peak, reset = 0, False
+
+    def call(_) -> float:
+        nonlocal peak, reset
         reset = _reset_high_water_mark()
         before = _status_kib("VmRSS")
-        start = time.perf_counter()
-        masks = global_topk_mask(scores, k)
-        elapsed = time.perf_counter() - start
+        masks = []
+        seconds = clock(lambda: masks.append(global_topk_mask(scores, k)), lambda: None)
         peak = max(peak, (_status_kib("VmHWM") - before) * 1024)
-        assert sum(int(m.sum()) for m in masks.values()) == k
-        del masks
-        if r >= warmup:
-            seconds.append(elapsed)
+        assert sum(int(m.sum()) for m in masks[0].values()) == k
+        return seconds
+
+    seconds = round_robin({"topk": call}, warmup=warmup, repeats=repeats, progress=False)["topk"]
     return {"k": k, "seconds": seconds, "peak_extra_bytes": peak, "high_water_mark_reset": reset}
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,12 +60,9 @@ def pipeline_batches(encoded: list[EncodedExample], batch_size: int):
     return iterate_batches(encoded, batch_size, shuffle=True, sort_by_length=True, seed=0)
 
 
-def data_pipeline_seconds(workload: Workload, batch_size: int, device: str) -> float:
-    """Seconds per batch of the trainer's data pipeline: iterate_batches + collate + copy to the device."""
-    start = time.perf_counter()
-    count = 0
+def pipeline_epoch(workload: Workload, batch_size: int, device: str) -> None:
+    """One epoch of the trainer's data pipeline: iterate_batches + collate + copy to the device
+    (`len(workload.batches)` batches, timed by the caller)."""
     for indices in pipeline_batches(workload.encoded, batch_size):
         batch = collate([workload.encoded[i] for i in indices], workload.pad_token_id)
         {k: v.to(device) for k, v in batch.items()}
-        count += 1
-    return (time.perf_counter() - start) / count

@@ -1,5 +1,6 @@
-"""The speed benchmark: its step variants compute the same updates as their plain versions, its
-helpers measure what they say, and `benchmarks/speed.py --quick` prints every row (no timing asserts)."""
+"""The benchmarks: the speed benchmark's step variants compute the same updates as their plain
+versions, the shared timing and table helpers measure and print what they say, and every script
+runs on a small case (`benchmarks/speed.py --quick` prints every row; no timing asserts)."""
 from __future__ import annotations
 
 import copy
@@ -14,10 +15,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # `benchmarks` is a folder of scripts beside the package, not installed
 
-from benchmarks import steps  # noqa: E402
-from benchmarks.report import verdict  # noqa: E402
+from benchmarks import sparse_crossover, steps, throughput, topk_probe  # noqa: E402
+from benchmarks.report import markdown_table, verdict  # noqa: E402
 from benchmarks.selection import normwise_difference, relative_difference  # noqa: E402
-from benchmarks.timing import quartiles, round_robin  # noqa: E402
+from benchmarks.timing import Laps, median_seconds, quartiles, round_robin, timed_calls  # noqa: E402
 from benchmarks.topk_probe import EncoderShape, parameter_shapes  # noqa: E402
 from repro.data import SequenceExample, TASKS, collate, encode  # noqa: E402
 from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_tokenizer  # noqa: E402
@@ -110,6 +111,64 @@ def test_round_robin_runs_each_task_once_per_repetition_and_drops_warmup():
     assert len({tuple(order) for order in orders}) > 1  # shuffled, not one fixed sequence
     totals = {name: [p["total"] for p in runs] for name, runs in timed.items()}
     assert totals == {name: [2.0, 3.0, 4.0, 5.0, 6.0, 7.0] for name in "abcd"}
+
+
+def test_timed_calls_read_the_given_clock_once_before_and_after_each_call():
+    ticks, calls = iter(range(1000)), []
+    now = lambda: float(next(ticks)) ** 2  # noqa: E731 - each call lasts longer than the one before
+    timed = timed_calls({name: (lambda r, name=name: calls.append((name, r))) for name in "ab"}, lambda: None,
+                        warmup=1, repeats=3, now=now)
+    assert sorted(calls) == [(name, r) for name in "ab" for r in range(4)]  # the repetition index is passed on
+    assert {name: len(seconds) for name, seconds in timed.items()} == {"a": 3, "b": 3}
+    assert all(s > 0 for seconds in timed.values() for s in seconds)
+    medians = median_seconds({"a": lambda r: None}, lambda: None, warmup=0, repeats=3,
+                             now=iter([0, 1, 1, 3, 3, 7]).__next__)
+    assert medians == {"a": 2}  # of 1, 2 and 4 seconds
+
+
+def test_laps_record_each_phase_in_order():
+    synced = []
+    laps = Laps(lambda: synced.append(1))
+    for name in ("forward", "backward", "optimizer"):
+        laps.mark(name)
+    assert list(laps.phases) == ["forward", "backward", "optimizer"] and all(s >= 0 for s in laps.phases.values())
+    assert len(synced) == 4  # before the start and before every mark
+
+
+def test_markdown_table():
+    assert markdown_table(["name", "x"], [["a", 1.5], ["b", 2]], "lr") == [
+        "| name | x |", "|---|---:|", "| a | 1.5 |", "| b | 2 |"]
+    with pytest.raises(ValueError, match="align 'lc'"):
+        markdown_table(["name", "x"], [], "lc")
+    with pytest.raises(ValueError, match="2 columns"):
+        markdown_table(["name", "x"], [], "l")
+
+
+def test_sparse_crossover_tables_on_a_tiny_model(tmp_path, capsys):
+    rows = sparse_crossover.measure_steps("tiny-random", subsets=(1e-2,), repeats=1, n_batches=2, data_dir=tmp_path)
+    assert rows[0]["subset"] == "0.01" and rows[0]["on_path"] > 0
+    assert rows[0]["sparse/full"] == pytest.approx(rows[0]["sparse_ms"] / rows[0]["full_fb_ms"])
+    crossover = sparse_crossover.crossover_table(repeats=1, tokens=(8,))
+    assert [row["shape"] for row in crossover] == ["384x384", "1536x384", "384x1536"]
+    sparse_crossover._print(rows)
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| subset | k | on_path |") and table[1].startswith("|---|---:|---:|")
+    assert table[2].startswith("| 0.01 |")
+
+
+def test_topk_probe_times_every_repetition():
+    scores = {"a": torch.rand(50), "b": torch.rand(7, 10)}
+    result = topk_probe.measure(scores, k=12, warmup=1, repeats=2)
+    assert result["k"] == 12 and len(result["seconds"]) == 2 and result["peak_extra_bytes"] >= 0
+
+
+def test_throughput_table():
+    config = throughput.ThroughputConfig(combinations=((1, 1), (2, 1)), runs=2, rounds=1)
+    measured = [throughput.Measurement(1, 1, 1, 36.0, [10.0, 20.0], 0, "0.5 -> 0.7"),
+                throughput.Measurement(2, 1, 1, 18.0, [10.0, 12.0], 1, "0.7 -> 1.2")]
+    text = throughput.markdown(measured, config)
+    assert "| 1x1 | 1 | 36.0 | 200 | 15.00 | 240 | 0 | 0.5 -> 0.7 |" in text
+    assert "| 2x1 | 400 | 655 |" in text and "Highest steady rate: 2x1" in text
 
 
 def test_differences():
