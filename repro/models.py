@@ -2,7 +2,8 @@
 
 The task model follows Flair's default decoders, which the paper used: sequence tasks
 classify the first token's hidden state ([CLS] / <s>), token tasks classify each word's
-first sub-token. The encoder is loaded without its pooler (unused by CLS pooling), so the
+first sub-token. Any encoder family that `AutoModel` loads works (BERT, RoBERTa, XLM-R,
+DistilBERT, ...). The encoder is loaded without its pooler (unused by CLS pooling), so the
 "encoder parameters" that subset sizes are fractions of are exactly the embeddings and
 transformer layers; the decoder (task head) is never part of the subset budget.
 """
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import os
 import re
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel
+from transformers import MODEL_MAPPING, AutoConfig, AutoTokenizer, BertConfig, BertModel
 from transformers.utils import logging as hf_logging
 
 TINY_RANDOM = "tiny-random"
@@ -89,7 +91,10 @@ def _pretrained_encoder(name: str) -> nn.Module:
     previous = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the checkpoint's pooler is dropped on purpose: no load report
     try:
-        return AutoModel.from_pretrained(resolve_model_source(name), add_pooling_layer=False)
+        source = resolve_model_source(name)
+        model_class = MODEL_MAPPING[type(AutoConfig.from_pretrained(source))]  # what AutoModel would load
+        takes_pooler = "add_pooling_layer" in inspect.signature(model_class.__init__).parameters
+        return model_class.from_pretrained(source, **({"add_pooling_layer": False} if takes_pooler else {}))
     finally:
         hf_logging.set_verbosity(previous)
 
@@ -118,11 +123,13 @@ class TaskModel(nn.Module):
         self.encoder = encoder
         self.kind = decoder.kind
         self.decoder = decoder_module if decoder_module is not None else nn.Linear(encoder.config.hidden_size, decoder.num_labels)
+        self.takes_token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
 
     def features(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
-        """What the decoder sees: first-token states (sequence) or all states (token)."""
+        """What the decoder sees: first-token states (sequence) or all states (token).
+        `token_type_ids` go to encoders that take them (not DistilBERT's)."""
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
+        if token_type_ids is not None and self.takes_token_types:
             kwargs["token_type_ids"] = token_type_ids
         hidden = self.encoder(**kwargs).last_hidden_state
         return hidden[:, 0] if self.kind == "sequence" else hidden

@@ -3,12 +3,12 @@
 For each (variant, subset size) cell of a study, the |theta - theta_0| of every tuned entry of
 the cell's chosen run, binned on log10-spaced edges. Cells are keyed by (variant, realised
 subset size), the `selector` and `fraction` columns of `repro.runs.learning_rate.summarise`.
+The figure is `repro.report.change_figures.plot_change_histograms`.
 """
 from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -16,7 +16,7 @@ import torch
 from repro.runs.learning_rate import chosen_configs
 from repro.runs.config import RunConfig
 from repro.runs.run import Workspace, initial_encoder, rebuild_selection_mask, load_or_train_tuned_weights
-from repro.selection.selectors import LORA, Mask
+from repro.selection.selectors import Mask
 from repro.training.tuned_weights import TunedWeights
 
 Cell = tuple[str, float]  # (variant, realised subset size)
@@ -51,18 +51,12 @@ def changes_of(weights: TunedWeights, initial: dict[str, torch.Tensor], mask: Ma
 
 def tuned_changes(config: RunConfig, workspace: Workspace) -> torch.Tensor:
     """|theta - theta_0| of every entry a finished run tuned, as a 1-D float tensor: the entries
-    of its mask (`repro.runs.run.rebuild_selection_mask`; "full": every encoder entry), zeros of
-    entries that did not move included. LoRA trains no encoder entry but adapters merged into
-    the encoder: its "tuned entries" are the merged encoder's entries that moved (nonzero only).
+    of its mask (`repro.runs.run.rebuild_selection_mask`; full fine-tuning: every encoder entry),
+    zeros of entries that did not move included. A variant without a mask (LoRA: adapters merged
+    into the encoder) counts the merged encoder's entries that moved (nonzero only).
     Runs the run when its weights are missing (`repro.runs.run.load_or_train_tuned_weights`)."""
     weights, initial = load_or_train_tuned_weights(config, workspace), initial_encoder(config, workspace)
-    if config.selector == LORA:
-        mask = None
-    elif config.selector == "full":
-        mask = {name: torch.ones(p.shape, dtype=torch.bool) for name, p in initial.items()}
-    else:
-        mask = rebuild_selection_mask(config, workspace)
-    return changes_of(weights, initial, mask)
+    return changes_of(weights, initial, rebuild_selection_mask(config, workspace))
 
 
 def chosen_cells(summary: pd.DataFrame, configs: list[RunConfig], seed: int) -> dict[Cell, RunConfig]:
@@ -159,34 +153,3 @@ def size_statement(summary: pd.DataFrame) -> str:
                if all(s <= 0 for s in signs) else
                "Mixed: smaller subsets moved their entries further in some comparisons and not in others.")
     return " ".join(sentences + [verdict])
-
-
-def plot_change_histograms(histogram: pd.DataFrame, title: str | None = None):
-    """Fig. 5: one panel per variant, one line per subset size (colour by size, the same in
-    every panel); x = |theta - theta_0| bins (log-spaced, zeros first), y = share of the
-    cell's tuned entries. Returns the figure."""
-    selectors = list(dict.fromkeys(histogram.index.get_level_values("selector")))
-    sizes = np.log10(np.asarray(histogram.index.get_level_values("subset size"), dtype=float))
-    colour = plt.get_cmap("viridis")
-    span = (sizes.min(), max(sizes.max() - sizes.min(), 1e-9))
-    columns = min(3, len(selectors))
-    rows_needed = -(-len(selectors) // columns)
-    figure, axes = plt.subplots(rows_needed, columns, figsize=(4.6 * columns, 3.6 * rows_needed), squeeze=False,
-                                sharey=True)
-    x = np.arange(histogram.shape[1])
-    for ax, selector in zip(axes.flat, selectors):
-        for (_, size), shares in histogram.loc[[selector]].sort_index(level="subset size").iterrows():
-            ax.plot(x, shares.to_numpy(), marker="o", markersize=3,
-                    color=colour(0.9 * (np.log10(size) - span[0]) / span[1]), label=f"subset size {size:.2g}")
-        ax.set_xticks(x, histogram.columns, rotation=60, ha="right", fontsize="x-small")
-        ax.set_title(selector, fontsize="medium")
-        ax.set_xlabel("|θ − θ₀| of a tuned entry (log-spaced bins)")
-        ax.set_ylabel("share of the tuned entries")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="x-small")
-    for ax in list(axes.flat)[len(selectors):]:
-        ax.set_visible(False)
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    return figure

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from repro.runs.config import variant_fields
+from repro.variants.registry import variant_fields
 
 PANELS = (("primary_test", "primary test score"), ("gap", "gap (test - train)"), ("mlm", "MLM precision@1"))
 KIND_COLOURS = {"l1": "tab:blue", "l2": "tab:orange"}
@@ -24,7 +24,7 @@ def _penalised(index: pd.Index) -> list[tuple[str, str, float]]:
 def plot_regularization(table: pd.DataFrame, paper: pd.DataFrame | None = None):
     """Table 11 as a figure: per measure (primary score, gap, MLM precision@1) a panel against the
     penalty coefficient (log x), a line per (primary task, L1/L2), ours solid and the paper's
-    dashed; unregularised full fine-tuning (ours) as a grey horizontal line. `table` is indexed by
+    dashed; the unpenalised variant (full fine-tuning, ours) as a grey horizontal line. `table` is indexed by
     (task, variant) with `<measure> mean` columns; `paper` likewise with `<measure> paper mean`
     (paper column names as `repro.report.paper_generality.table11`, primary renamed `primary_test`)."""
     figure, axes = plt.subplots(1, len(PANELS), figsize=(13, 3.8))
@@ -32,8 +32,9 @@ def plot_regularization(table: pd.DataFrame, paper: pd.DataFrame | None = None):
     for ax, (measure, label) in zip(axes, PANELS):
         for task, rows in table.groupby(level="task", sort=False):
             rows = rows.droplevel("task")
-            if "full" in rows.index and f"{measure} mean" in rows:
-                ax.axhline(rows.loc["full", f"{measure} mean"], color="grey", linestyle=":", linewidth=1)
+            unpenalised = {variant_fields(v)["selector"] for v, _, _ in _penalised(rows.index)} & set(rows.index)
+            for variant in sorted(unpenalised) if f"{measure} mean" in rows else ():
+                ax.axhline(rows.loc[variant, f"{measure} mean"], color="grey", linestyle=":", linewidth=1)
             for kind in sorted({k for _, k, _ in _penalised(rows.index)}):
                 points = [(v, c) for v, k, c in _penalised(rows.index) if k == kind]
                 xs = [c for _, c in points]

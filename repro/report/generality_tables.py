@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from repro.runs.config import variant_fields
+from repro.variants.registry import variant_fields
 
 PRIMARY_MEASURES = ("primary_test", "primary_diff", "gap", "mlm", "mlm_diff")
 LABELS = {"primary_test": "primary", "primary_diff": "prim. diff", "gap": "gap", "mlm": "MLM p@1",
@@ -103,13 +103,15 @@ def status_counts(frame: pd.DataFrame) -> pd.Series:
 
 
 def lora_rank_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Table 9 from `repro.runs.learning_rate.summarise` rows of LoRA variants ("lora", "lora:16", ...):
-    per variant its rank, its adapters' share of the encoder, and per task `<task> mean`,
-    `<task> std`, `<task> n` of the test score at the chosen rate; sorted by rank."""
-    rows = summary[summary["selector"].map(lambda v: variant_fields(v)["selector"] == "lora")]
-    table = pd.DataFrame(index=pd.Index(sorted(rows["selector"].unique(),
-                                               key=lambda v: variant_fields(v).get("lora_rank", 4)), name="variant"))
-    table["rank"] = [variant_fields(v).get("lora_rank", 4) for v in table.index]
+    """Table 9 from `repro.runs.learning_rate.summarise` rows of LoRA variants ("lora", "lora:16", ...:
+    the variants whose fields set a `lora_rank`): per variant its rank, its adapters' share of the
+    encoder, and per task `<task> mean`, `<task> std`, `<task> n` of the test score at the chosen
+    rate; sorted by rank."""
+    ranks = {v: variant_fields(v).get("lora_rank") for v in summary["selector"].unique()}
+    ranks = {v: rank for v, rank in ranks.items() if rank is not None}
+    rows = summary[summary["selector"].isin(list(ranks))]
+    table = pd.DataFrame(index=pd.Index(sorted(ranks, key=ranks.get), name="variant"))
+    table["rank"] = [ranks[v] for v in table.index]
     table["share"] = rows.groupby("selector")["fraction"].max().reindex(table.index)
     for task, group in rows.groupby("task", sort=True):
         group = group.set_index("selector").reindex(table.index)

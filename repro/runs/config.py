@@ -5,47 +5,25 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 from repro.data import TASKS
 from repro.training.decoder_first import DecoderConfig
 from repro.training.loop import Schedule
-from repro.training.penalties import Regularization
-from repro.selection.selectors import DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, is_fixed_size
+from repro.variants.lora import DEFAULT_RANK
+from repro.variants.registry import check_config, variant_name
 
 DATA_SOURCES = ("local", "hub")
-DEFAULT_LORA_RANK = 4  # the paper's Table 1 rank; variant "lora"
-
-
-def variant_fields(variant: str) -> dict:
-    """The RunConfig fields a variant name sets: "random" -> selector; "full+l2:0.1" ->
-    selector "full" with an L2 penalty of 0.1 toward theta_0; "lora:16" -> LoRA of rank 16
-    ("lora" alone: rank 4). The inverse of `RunConfig.variant`."""
-    selector, plus, penalty = variant.partition("+")
-    if selector.startswith(f"{LORA}:") and not plus:
-        rank = selector.removeprefix(f"{LORA}:")
-        if not rank.isdigit() or int(rank) < 1:
-            raise ValueError(f"variant {variant!r}: write a LoRA rank as 'lora:<rank>' with an integer rank >= 1")
-        return {"selector": LORA, "lora_rank": int(rank)}
-    is_fixed_size(selector)  # unknown selectors raise here
-    if not plus:
-        return {"selector": selector}
-    kind, colon, strength = penalty.partition(":")
-    try:
-        regularization = Regularization(kind, float(strength))
-    except ValueError as error:
-        raise ValueError(f"variant {variant!r}: write a penalty as '<selector>+l1:<coefficient>' or "
-                         f"'+l2:<coefficient>' ({error})") from None
-    return {"selector": selector, "regularization": regularization.kind,
-            "regularization_strength": regularization.strength}
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One fine-tuning run. Frozen and JSON-serialisable.
 
+    selector: the method (`repro.variants.registry`); `variant` is the run's variant name, and
+    the method validates the fields below that belong to it (others keep their defaults).
     subset_size: fraction of the encoder's parameters (decoder excluded); None means BitFit's
-    fraction for flexible selectors, and must be None for fixed-size ones (bitfit, full).
+    fraction for flexible selectors, and must be None for fixed-size ones (bitfit, full, lora).
     train_size: training examples after carving `val_size` for validation (None = all).
     data_source: "local" (a data folder) or "hub"; QNLI differs between the two.
     fisher_samples: N of the downstream empirical Fisher (all of train if fewer);
@@ -78,7 +56,7 @@ class RunConfig:
     data_source: str = "local"
     fisher_samples: int = 1024
     pretrain_fisher_samples: int = 1024
-    lora_rank: int = DEFAULT_LORA_RANK
+    lora_rank: int = DEFAULT_RANK
     regularization: str | None = None
     regularization_strength: float | None = None
     pruning_l1: float | None = None
@@ -89,13 +67,9 @@ class RunConfig:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; known tasks: {sorted(TASKS)}")
-        if is_fixed_size(self.selector) and self.subset_size is not None:
-            raise ValueError(f"selector {self.selector!r} has a fixed size; subset_size must be None, "
-                             f"got {self.subset_size!r}")
+        check_config(self)  # the variant's rules: selector, size, penalty, LoRA rank, diff pruning's L1 run
         if self.subset_size is not None and not (0.0 < self.subset_size <= 1.0):
             raise ValueError(f"subset size {self.subset_size!r} must be a fraction in (0, 1]")
-        if self.lora_rank < 1:
-            raise ValueError(f"LoRA rank {self.lora_rank!r} must be >= 1")
         for name in ("fisher_samples", "pretrain_fisher_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} (N) {getattr(self, name)!r} must be >= 1")
@@ -109,52 +83,12 @@ class RunConfig:
             raise ValueError(f"max_grad_norm {self.max_grad_norm!r} must be a positive number")
         if self.init_from is not None and not re.fullmatch(r"[0-9a-f]{16}", self.init_from):
             raise ValueError(f"init_from {self.init_from!r} must be a run id (16 hex digits) or None")
-        self._check_regularization()
-        self._check_pruning()
         self.schedule()  # validates epochs, batch size, learning rate, warm-up
-
-    def _check_regularization(self) -> None:
-        if (self.regularization is None) != (self.regularization_strength is None):
-            raise ValueError(f"regularization ({self.regularization!r}) and regularization_strength "
-                             f"({self.regularization_strength!r}) must be given together")
-        if self.regularization is not None:
-            Regularization(self.regularization, self.regularization_strength)  # validates both
-            if self.selector in (DIFF_PRUNING_NO_RETRAIN, LORA):
-                raise ValueError(f"regularization toward theta_0 applies to selected encoder entries; "
-                                 f"{self.selector!r} takes none")
-
-    def _check_pruning(self) -> None:
-        pruning = self.selector in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN)
-        if not pruning:
-            if self.pruning_l1 is not None or self.pruning_learning_rate is not None:
-                raise ValueError(f"pruning_l1 and pruning_learning_rate belong to diff pruning, not {self.selector!r}")
-            return
-        Regularization("l1", self.pruning_l1)  # validates the coefficient (None included)
-        needs_rate = self.selector == DIFF_PRUNING
-        if needs_rate != (self.pruning_learning_rate is not None):
-            raise ValueError(f"pruning_learning_rate {self.pruning_learning_rate!r}: {DIFF_PRUNING!r} needs the L1 "
-                             f"run's learning rate, {DIFF_PRUNING_NO_RETRAIN!r} takes it from learning_rate")
-        if needs_rate and not (math.isfinite(self.pruning_learning_rate) and self.pruning_learning_rate > 0):
-            raise ValueError(f"pruning_learning_rate {self.pruning_learning_rate!r} must be a positive number")
 
     @property
     def variant(self) -> str:
-        """The variant's name in tables: the selector, with "+l1:0.01"-style suffix when penalised."""
-        if self.selector == LORA:
-            return LORA if self.lora_rank == DEFAULT_LORA_RANK else f"{LORA}:{self.lora_rank}"
-        spec = self.regularization_spec()
-        return self.selector if spec is None else f"{self.selector}+{spec.label}"
-
-    def regularization_spec(self) -> Regularization | None:
-        return None if self.regularization is None else Regularization(self.regularization, self.regularization_strength)
-
-    def pruning_run(self) -> "RunConfig":
-        """Diff pruning's first step: full fine-tuning with the L1 penalty, otherwise this run's settings."""
-        if self.selector not in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN):
-            raise ValueError(f"{self.selector!r} is not a diff-pruning variant")
-        rate = self.pruning_learning_rate if self.selector == DIFF_PRUNING else self.learning_rate
-        return replace(self, selector="full", subset_size=None, learning_rate=rate, regularization="l1",
-                       regularization_strength=self.pruning_l1, pruning_l1=None, pruning_learning_rate=None)
+        """The variant's name in tables: "random", "lora:16", "full+l1:0.01" (`repro.variants.registry`)."""
+        return variant_name(self)
 
     def schedule(self) -> Schedule:
         return Schedule(self.epochs, self.batch_size, self.learning_rate, self.warmup_fraction, self.max_grad_norm)

@@ -1,4 +1,5 @@
-"""Subset selectors: which encoder entries a run may change.
+"""Subset selectors: which encoder entries a run may change. The variants that use them, by
+name, are in `repro.variants`.
 
 Contract of every selector: `select(params, k, seed, stats) -> Mask` returns boolean tensors
 shaped like `params` with exactly `k` True entries in all, and the same mask for the same
@@ -11,7 +12,6 @@ define their own k and reject any other.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -123,57 +123,3 @@ def _split_flat(params: Params, flat: torch.Tensor) -> Mask:
         mask[name] = flat[offset : offset + p.numel()].view(p.shape).clone()
         offset += p.numel()
     return mask
-
-
-@dataclass(frozen=True)
-class Selector:
-    """A named selection strategy; `natural_k` is set for fixed-size selectors."""
-
-    name: str
-    select: Callable[..., Mask]
-    natural_k: Callable[[Params], int] | None = None
-    description: str = ""
-
-    @property
-    def fixed_size(self) -> bool:
-        return self.natural_k is not None
-
-    def k_for(self, params: Params, fraction: float | None) -> int:
-        """k for a subset size; None means BitFit's fraction (the study's default)."""
-        if self.natural_k is not None:
-            return self.natural_k(params)
-        return subset_k(params, bitfit_fraction(params) if fraction is None else fraction)
-
-
-SELECTORS: dict[str, Selector] = {
-    "random": Selector("random", select_random, None, "k entries uniformly at random"),
-    "bitfit": Selector("bitfit", select_bitfit, bitfit_k, "all bias terms (BitFit)"),
-    "full": Selector("full", select_full, count_parameters, "full fine-tuning"),
-    "largest_downstream_sqgrad": Selector("largest_downstream_sqgrad", select_largest_downstream_sqgrad, None,
-                                          "largest squared gradients on the task's training data (eq. 2)"),
-    "largest_pretrain_sqgrad": Selector("largest_pretrain_sqgrad", select_largest_pretrain_sqgrad, None,
-                                        "largest squared MLM gradients on WikiText"),
-    "combined": Selector("combined", select_combined, None, "downstream / (1 + pretraining) squared gradients (eq. 3)"),
-    "diff_pruning": Selector("diff_pruning", select_diff_pruning, None,
-                             "largest |theta - theta_0| after L1-penalised full fine-tuning, then re-trained"),
-}
-DIFF_PRUNING = "diff_pruning"  # with re-training: a selector like the others
-
-# Variant names beside the selectors, for runs that do not train a mask:
-LORA = "lora"  # the non-selective baseline (repro.training.lora)
-DIFF_PRUNING_NO_RETRAIN = "diff_pruning_no_retrain"  # the L1 run, pruned to k entries, evaluated as is
-
-
-def get_selector(name: str) -> Selector:
-    if name not in SELECTORS:
-        raise ValueError(f"unknown selector {name!r}; known selectors: {sorted(SELECTORS)} "
-                         f"(and the variants {LORA!r}, {DIFF_PRUNING_NO_RETRAIN!r})")
-    return SELECTORS[name]
-
-
-def is_fixed_size(variant: str) -> bool:
-    """Whether a variant (a selector, LoRA or pruning without re-training) defines its own size;
-    unknown names raise ValueError."""
-    if variant in (LORA, DIFF_PRUNING_NO_RETRAIN):
-        return variant == LORA
-    return get_selector(variant).fixed_size

@@ -8,7 +8,7 @@ about k entries while a full fine-tuning run's is as large as the encoder. Value
 exactly (float32 as trained), never as rounded deltas.
 
 Diff pruning with L1 instead of L0 (Guo et al., 2021): step 1 is a full fine-tuning run with
-an L1 penalty toward theta_0 (`RunConfig.pruning_run`); step 2 keeps the k entries that moved
+an L1 penalty toward theta_0 (`repro.variants.diff_pruning.l1_run`); step 2 keeps the k entries that moved
 most, |theta - theta_0| (`change_magnitudes`), and either evaluates with every other entry
 reset (`apply_pruned`, "without re-training") or re-trains only those k entries from theta_0
 (the `diff_pruning` selector).

@@ -1,16 +1,17 @@
 """Diff pruning: exactly k entries kept, the rest reset to theta_0; the L1 run is shared and
-stored; penalised variants parse and validate before any training."""
+stored; a study gives the pruning variants their L1 run's settings."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from repro.runs.config import RunConfig, variant_fields
+from repro.runs.config import RunConfig
 from repro.training.tuned_weights import TunedWeights
 from repro.runs.run import Workspace, run_one
 from repro.models import DecoderSpec, build_task_model, encoder_parameters
-from repro.selection.selectors import SELECTORS, count_parameters, mask_size
-from repro.runs.study import study_from_profile
+from repro.selection.selectors import count_parameters, mask_size, select_diff_pruning
+from repro.variants.diff_pruning import l1_run
+from repro.runs.grid_files import section_study
 
 
 def tiny(seed: int = 0):
@@ -40,7 +41,7 @@ def test_diff_pruning_keeps_exactly_k_largest_changes_and_resets_the_rest(k):
     weights = tuned_copy_of(model)
     params = encoder_parameters(model)
     k = count_parameters(params) if k == "all" else k
-    mask = SELECTORS["diff_pruning"].select(params, k, 0, PruningStats(model, weights))
+    mask = select_diff_pruning(params, k, 0, PruningStats(model, weights))
     assert mask_size(mask) == k
     changes = weights.change_magnitudes(theta0)
     kept = torch.cat([changes[n][mask[n]] for n in params])
@@ -72,7 +73,7 @@ def test_change_magnitudes_reject_another_model():
 def test_diff_pruning_needs_its_l1_run():
     params = encoder_parameters(tiny())
     with pytest.raises(ValueError, match="needs gradient statistics"):
-        SELECTORS["diff_pruning"].select(params, 3, 0, None)
+        select_diff_pruning(params, 3, 0, None)
 
 
 def smoke_config(selector: str, learning_rate: float, epochs: int = 1, **fields) -> RunConfig:
@@ -84,16 +85,16 @@ def test_both_pruning_variants_share_one_stored_l1_run(tmp_path, study_data):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     without = smoke_config("diff_pruning_no_retrain", 1e-3, pruning_l1=0.01)
     with_retraining = smoke_config("diff_pruning", 1e-2, pruning_l1=0.01, pruning_learning_rate=1e-3)
-    assert without.pruning_run() == with_retraining.pruning_run()
+    assert l1_run(without) == l1_run(with_retraining)
 
     first = run_one(without, workspace)
     assert first.status == "ok", first.reason
     k = round(1e-2 * first.selection["encoder_parameters"])
     assert first.selection["k"] == k and first.selection["stat_pruning_cached"] is False
     assert first.timings["steps"] == 0  # nothing trained after pruning
-    l1_run = workspace.store.load(without.pruning_run())
-    assert l1_run.status == "ok" and l1_run.config.variant == "full+l1:0.01"
-    assert first.selection["stat_pruning_steps"] == l1_run.timings["steps"] > 0
+    stored = workspace.store.load(l1_run(without))
+    assert stored.status == "ok" and stored.config.variant == "full+l1:0.01"
+    assert first.selection["stat_pruning_steps"] == stored.timings["steps"] > 0
 
     second = run_one(with_retraining, workspace)
     assert second.status == "ok", second.reason
@@ -107,43 +108,9 @@ def test_diverged_l1_run_fails_the_pruning_run_with_the_reason(tmp_path, study_d
     assert result.status == "failed" and "L1 run" in result.reason and "diverged" in result.reason
 
 
-@pytest.mark.parametrize("variant, fields", [
-    ("random", {"selector": "random"}),
-    ("full+l1:0.01", {"selector": "full", "regularization": "l1", "regularization_strength": 0.01}),
-    ("full+l2:1", {"selector": "full", "regularization": "l2", "regularization_strength": 1.0}),
-])
-def test_variant_names_parse_and_round_trip(variant, fields):
-    assert variant_fields(variant) == fields
-    config = RunConfig(task="sst2", learning_rate=1e-3, **fields)
-    assert variant_fields(config.variant) == fields
-
-
-@pytest.mark.parametrize("variant, message", [
-    ("full+l3:0.1", "'l3' is not one of"), ("full+l1:x", "could not convert|positive"),
-    ("full+l2:0", "positive"), ("magic+l1:0.1", "unknown selector 'magic'"),
-])
-def test_bad_variant_names_are_rejected(variant, message):
-    with pytest.raises(ValueError, match=message):
-        variant_fields(variant)
-
-
-@pytest.mark.parametrize("fields, message", [
-    (dict(selector="full", regularization="l1"), "must be given together"),
-    (dict(selector="full", regularization="elastic", regularization_strength=0.1), "'elastic' is not one of"),
-    (dict(selector="lora", regularization="l2", regularization_strength=0.1), "takes none"),
-    (dict(selector="random", pruning_l1=0.01), "belong to diff pruning"),
-    (dict(selector="diff_pruning", pruning_l1=0.01), "needs the L1 run's learning rate"),
-    (dict(selector="diff_pruning_no_retrain", pruning_l1=0.01, pruning_learning_rate=1e-4), "takes it from"),
-    (dict(selector="diff_pruning_no_retrain"), "strength None must be a positive number"),
-])
-def test_bad_penalty_or_pruning_settings_fail_before_training(fields, message):
-    with pytest.raises(ValueError, match=message):
-        RunConfig(task="sst2", learning_rate=1e-3, **fields)
-
-
 def test_study_expands_penalised_and_pruning_variants():
-    study = study_from_profile("smoke", "sst2", seeds=[0], subset_sizes=[1e-2],
-                               selectors="full+l2:0.1,diff_pruning,diff_pruning_no_retrain")
+    study = section_study("subset_size", "smoke", "sst2", seeds=[0], subset_sizes=[1e-2],
+                          selectors="full+l2:0.1,diff_pruning,diff_pruning_no_retrain")
     configs = study.configs("local")
     penalised = [c for c in configs if c.selector == "full"]
     assert {c.learning_rate for c in penalised} == set(study.rates_for("full", None))  # falls back to full's grid

@@ -6,7 +6,7 @@ import torch
 from repro.data import IGNORE_INDEX
 from repro.selection.mlm_decoder import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model, precision_at_1
 from repro.models import load_encoder, load_tokenizer
-from repro.selection.selectors import SELECTORS, combined_scores, mask_size
+from repro.selection.selectors import combined_scores, mask_size, select_combined, select_largest_pretrain_sqgrad
 
 TEXT = ["the castle stands on a hill above the river and the town grew around its walls"] * 40
 
@@ -67,7 +67,7 @@ def test_combined_score_is_equation_3_and_selects_exactly_k():
     scores = combined_scores(downstream, pretraining)
     assert torch.equal(scores["a"], torch.tensor([2.0, 1.0, 1.0])) and torch.equal(scores["b"], torch.tensor([[2.0, 0.0]]))
     params = {"a": torch.zeros(3), "b": torch.zeros(1, 2)}
-    mask = SELECTORS["combined"].select(params, 2, 0, Stats(downstream, pretraining))
+    mask = select_combined(params, 2, 0, Stats(downstream, pretraining))
     assert mask_size(mask) == 2 and mask["a"].tolist() == [True, False, False] and mask["b"].tolist() == [[True, False]]
-    pretrain_mask = SELECTORS["largest_pretrain_sqgrad"].select(params, 1, 0, Stats(downstream, pretraining))
+    pretrain_mask = select_largest_pretrain_sqgrad(params, 1, 0, Stats(downstream, pretraining))
     assert pretrain_mask["a"].tolist() == [False, False, True]

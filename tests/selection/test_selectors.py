@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from repro.models import DecoderSpec, build_task_model, encoder_parameters
-from repro.selection.selectors import (SELECTORS, bitfit_fraction, bitfit_k, count_parameters, get_selector, mask_size,
-                             select_bitfit, select_full, select_random, subset_k)
+from repro.selection.selectors import (bitfit_fraction, bitfit_k, count_parameters, mask_size, select_bitfit,
+                                       select_full, select_largest_downstream_sqgrad, select_random, subset_k)
 
 
 @pytest.fixture(scope="module")
@@ -75,16 +75,6 @@ def test_k_outside_model(params):
         select_random(params, count_parameters(params) + 1, seed=0)
 
 
-def test_default_size_is_bitfit_fraction(params):
-    assert get_selector("random").k_for(params, None) == bitfit_k(params)
-    assert SELECTORS["bitfit"].k_for(params, 0.5) == bitfit_k(params)
-
-
-def test_unknown_selector():
-    with pytest.raises(ValueError, match="unknown selector 'magic'.*random"):
-        get_selector("magic")
-
-
 class FakeStats:
     def __init__(self, scores):
         self.scores = scores
@@ -98,7 +88,7 @@ def test_downstream_sqgrad_takes_the_k_largest_scores(params, k):
     k = count_parameters(params) if k == "all" else k
     generator = torch.Generator().manual_seed(0)
     scores = {name: torch.rand(p.shape, generator=generator) for name, p in params.items()}
-    mask = SELECTORS["largest_downstream_sqgrad"].select(params, k, 0, FakeStats(scores))
+    mask = select_largest_downstream_sqgrad(params, k, 0, FakeStats(scores))
     assert mask_size(mask) == k
     chosen = torch.cat([scores[n][mask[n]] for n in params])
     left = torch.cat([scores[n][~mask[n]] for n in params])
@@ -107,4 +97,4 @@ def test_downstream_sqgrad_takes_the_k_largest_scores(params, k):
 
 def test_downstream_sqgrad_needs_statistics(params):
     with pytest.raises(ValueError, match="needs gradient statistics"):
-        SELECTORS["largest_downstream_sqgrad"].select(params, 3, 0, None)
+        select_largest_downstream_sqgrad(params, 3, 0, None)
