@@ -8,9 +8,11 @@ Typical use::
 """
 from repro.runs.config import RunConfig
 from repro.runs.run import Workspace, run_one
-from repro.selection.selectors import SELECTORS, get_selector
-from repro.runs.study import PROFILES, Study, study_from_profile
+from repro.runs.grid_files import section_grid, section_study
+from repro.runs.profiles import PROFILES
+from repro.runs.study import Study
 from repro.runs.sweep import run_sweep
+from repro.variants.registry import VARIANTS, get_variant
 
-__all__ = ["PROFILES", "RunConfig", "SELECTORS", "Study", "Workspace", "get_selector", "run_one",
-           "run_sweep", "study_from_profile"]
+__all__ = ["PROFILES", "RunConfig", "Study", "VARIANTS", "Workspace", "get_variant", "run_one",
+           "run_sweep", "section_grid", "section_study"]

@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from repro.runs.executors import EXECUTORS, ExecutorConfig
+from repro.runs.executors import EXECUTORS, ExecutorConfig, executor_config
+from repro.runs.profiles import SLURM_RESOURCES
 
 
 def _workspace(args):
@@ -24,21 +25,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m repro", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sweep = commands.add_parser("sweep", help="run every unfinished run of a grid file")
+    sweep = commands.add_parser("sweep", help="run every unfinished run of a grid file (then, where the grid says "
+                                              "extend_edges, extend each learning-rate grid at its edge and rerun)")
     sweep.add_argument("grid", type=Path, help="grid file (YAML), e.g. grids/cpu/subset_size.yaml")
     sweep.add_argument("--executor", default="serial", help=f"one of {', '.join(EXECUTORS)} (default: serial)")
-    sweep.add_argument("--dry-run", action="store_true", help="print what would run and an estimate; run nothing")
+    sweep.add_argument("--dry-run", action="store_true", help="print what would run and an estimate, offline (no model or data is "
+                       "downloaded); run nothing")
     sweep.add_argument("--workers", type=int, default=ExecutorConfig.workers, help="local: processes")
     sweep.add_argument("--threads", type=int, default=ExecutorConfig.threads_per_worker,
                        help="local: torch threads per process")
     sweep.add_argument("--partition", default=None, help="slurm: partition")
     sweep.add_argument("--array-parallelism", type=int, default=ExecutorConfig.array_parallelism,
                        help="slurm: jobs running at once")
-    sweep.add_argument("--gpus", type=int, default=ExecutorConfig.gpus_per_job, help="slurm: GPUs per job")
+    for flag, field, what in (("--cpus", "cpus_per_job", "CPUs"), ("--mem-gb", "mem_gb", "GB of memory"),
+                              ("--gpus", "gpus_per_job", "GPUs (0 on a CPU cluster)")):
+        profiles = ", ".join(f"{name} {resources[field]}" for name, resources in SLURM_RESOURCES.items())
+        sweep.add_argument(flag, type=int, default=None, help=f"slurm: {what} per job (default: the grid "
+                                                               f"profile's: {profiles})")
     sweep.add_argument("--timeout-min", type=int, default=ExecutorConfig.timeout_min, help="slurm: minutes per job")
     _add_common(sweep)
 
-    index = commands.add_parser("run-index", help="run the INDEX-th run of a grid (for any scheduler's array jobs)")
+    index = commands.add_parser("run-index", help="run the INDEX-th run of a grid, without edge extension "
+                                                 "(for any scheduler's array jobs)")
     index.add_argument("grid", type=Path)
     index.add_argument("index", type=int)
     _add_common(index)
@@ -50,24 +58,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _sweep(args) -> int:
     from repro.runs.grid_files import load_grid
-    from repro.runs.sweep import plan_sweep, preflight, run_sweep
+    from repro.data.hub import HUB_SOURCES
+    from repro.runs.sweep import check_grid, plan_sweep, run_study, run_sweep
 
-    executor = ExecutorConfig(name=args.executor, workers=args.workers, threads_per_worker=args.threads,
-                              slurm_partition=args.partition, array_parallelism=args.array_parallelism,
-                              gpus_per_job=args.gpus, timeout_min=args.timeout_min)
     grid = load_grid(args.grid)
+    executor = executor_config(args.executor, grid.profile, workers=args.workers, threads_per_worker=args.threads,
+                               slurm_partition=args.partition, array_parallelism=args.array_parallelism,
+                               cpus_per_job=args.cpus, mem_gb=args.mem_gb, gpus_per_job=args.gpus,
+                               timeout_min=args.timeout_min)
     workspace = _workspace(args)
     configs = grid.configs(workspace.data_source)
-    if args.dry_run:
-        preflight(configs, workspace)
+    if args.dry_run:  # offline: models and data are checked by the sweep itself, before any training
+        check_grid(configs, workspace)
         plan = plan_sweep(configs, workspace)
         seconds = plan.estimate_seconds()
         estimate = ("unknown: no finished run of the same model and task to time yet" if seconds is None
                     else f"{seconds / 3600:.2f} hours of one {executor.name} worker, from finished runs' median time")
+        extension = "; grids are extended at their edges, those runs not counted" if grid.extend_edges else ""
         print(f"{args.grid}: {len(configs)} runs, {len(plan.finished)} finished, {len(plan.pending)} to run\n"
-              f"compute left: {plan.pending_steps:,} optimizer steps; estimated time: {estimate}")
+              f"compute left: {plan.pending_steps:,} optimizer steps{extension}; estimated time: {estimate}")
+        offline_only = sorted({c.task for c in configs} - set(HUB_SOURCES)) if workspace.data_dir is None else []
+        if offline_only:
+            print(f"note: {', '.join(offline_only)} is not on the hub: the sweep needs --data-dir "
+                  "(a local data folder)")
         return 0
     results = run_sweep(configs, workspace, executor)
+    if grid.extend_edges:  # the paper's rule: extend every grid whose best rate is at an edge, and rerun
+        runs = {config.run_id(): config for config in configs}
+        for study in grid.studies() + grid.base_studies():
+            study, _ = run_study(study, workspace, executor, extend_edges=True)
+            runs.update({config.run_id(): config for config in study.configs(workspace.data_source)})
+        results = [workspace.store.load(config) for config in runs.values()]
     statuses = [r.status for r in results]
     print(f"{len(results)} runs: " + ", ".join(f"{s} {statuses.count(s)}" for s in ("ok", "diverged", "failed")))
     return 0
@@ -91,7 +112,7 @@ def _results(args) -> int:
     import pandas as pd
 
     from repro.runs.learning_rate import summarise
-    from repro.report.figures import results_table
+    from repro.report.tables import results_table
     from repro.runs.store import ResultStore
 
     frame = ResultStore(args.results_dir).to_frame()

@@ -30,23 +30,26 @@ class TokenExample:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """Static description of a task: label order, metric and which official split is our test set."""
+    """Static description of a task: label order, metric, which official split is our test set,
+    and the documented size of its training split (for estimates that must not download it)."""
 
     name: str
     kind: str  # "sequence" | "token"
     label_names: tuple[str, ...]
     metric: str  # "accuracy" | "entity_f1"
     test_split: str
+    train_examples: int  # the hub's training split; conll03_de (not on the hub): deu.testa, its training data
 
 
 TASKS: dict[str, TaskSpec] = {
-    "sst2": TaskSpec("sst2", "sequence", ("negative", "positive"), "accuracy", "GLUE dev (872)"),
+    "sst2": TaskSpec("sst2", "sequence", ("negative", "positive"), "accuracy", "GLUE dev (872)", 67_349),
     "qnli": TaskSpec(
         "qnli",
         "sequence",
         ("entailment", "not_entailment"),
         "accuracy",
         "GLUE dev (5,463); offline: a fixed 20% of it (1,093)",
+        104_743,  # offline: 80% of GLUE dev (4,370)
     ),
     "conll03": TaskSpec(
         "conll03",
@@ -54,6 +57,7 @@ TASKS: dict[str, TaskSpec] = {
         ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"),
         "entity_f1",
         "CoNLL-2003 test, eng.testb (3,453 sentences)",
+        14_041,  # eng.train sentences
     ),
     "conll03_de": TaskSpec(
         "conll03_de",
@@ -61,6 +65,7 @@ TASKS: dict[str, TaskSpec] = {
         ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"),
         "entity_f1",
         "CoNLL-2003 German test, deu.testb (3,005 sentences); trained on deu.testa (no train split offline)",
+        2_867,  # deu.testa sentences
     ),
     "trec6": TaskSpec(
         "trec6",
@@ -68,6 +73,7 @@ TASKS: dict[str, TaskSpec] = {
         ("ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"),
         "accuracy",
         "TREC-10 test (500)",
+        5_452,  # train_5500.label
     ),
 }
 

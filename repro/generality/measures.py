@@ -10,8 +10,9 @@ MLM probe, and secondary tasks, each beside the same measure on the pretrained e
   pretrained encoder at the learning rate chosen once on it, so every secondary run of a task
   shares that rate, as in the paper. Differences are to the base run (same seed).
 
-Every secondary run is an ordinary stored run (`RunConfig.init_from` = the primary's run id);
-probe values are stored under `<results>/probes`. A primary run that diverged or failed, or a
+Every secondary run is an ordinary stored run (`RunConfig.init_from` = the primary's run id),
+run by `repro.generality.runs.run_secondaries`; this module only reads runs and measures them.
+Probe values are stored under `<results>/probes`. A primary run that diverged or failed, or a
 probe that raises, is recorded in the row's `status` / `reason`, and the rest goes on.
 """
 from __future__ import annotations
@@ -23,11 +24,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from repro.runs.config import RunConfig
-from repro.runs.executors import ExecutorConfig
 from repro.runs.run import Workspace, score_after_decoder_only_tuning, load_or_train_tuned_weights
 from repro.models import load_encoder
 from repro.generality.mlm_probe import MLMProbeConfig, ProbeStore, mlm_precision
-from repro.runs.sweep import run_sweep
 
 PRETRAINED = "pretrained"
 
@@ -94,33 +93,28 @@ def decoder_score(config: RunConfig, workspace: Workspace) -> float:
         "decoder", identity, lambda: score_after_decoder_only_tuning(config, workspace))["value"]
 
 
-def run_secondaries(primaries: list[RunConfig], generality: Generality, workspace: Workspace,
-                    executor: str | ExecutorConfig = "serial") -> None:
-    """Make sure every ok primary run has its tuned weights, then run the base and secondary runs
-    not finished yet (on `executor`)."""
+def base_and_secondary_runs(primaries: list[RunConfig], generality: Generality,
+                             workspace: Workspace) -> list[RunConfig]:
+    """The runs `assess` reads besides the primaries: every base run, then the secondary runs of
+    each primary run that finished ok (each run once, in that order)."""
     configs = {base.run_id(): base for per_seed in generality.bases.values() for base in per_seed.values()}
-    for primary in tqdm(primaries, desc="primary weights", disable=not workspace.progress):
+    for primary in primaries:
         stored = workspace.store.load(primary)
-        if stored is None or stored.status != "ok":
-            continue
-        if not workspace.store.weights_path(primary).exists():
-            load_or_train_tuned_weights(primary, workspace)  # runs it again to keep its weights
-        configs.update({c.run_id(): c for c in generality.secondary_configs(primary).values()})
-    run_sweep(list(configs.values()), workspace, executor)
+        if stored is not None and stored.status == "ok":
+            configs.update({c.run_id(): c for c in generality.secondary_configs(primary).values()})
+    return list(configs.values())
 
 
-def assess(primaries: list[RunConfig], generality: Generality, workspace: Workspace,
-           executor: str | ExecutorConfig = "serial") -> pd.DataFrame:
+def assess(primaries: list[RunConfig], generality: Generality, workspace: Workspace) -> pd.DataFrame:
     """One row per (primary run, secondary task): the primary's test and train scores, gap and
     MLM precision (repeated over its secondary tasks), and the secondary "decoder" and "full"
     scores, each with its difference to the pretrained encoder (columns `*_diff`). A primary run
-    without secondary tasks gets one row with secondary_task None. Primary runs must have been
-    run (`repro.runs.sweep`); missing ones raise before anything is computed."""
-    missing = [p for p in primaries if workspace.store.load(p) is None]
-    if missing:
-        raise ValueError(f"{len(missing)} primary run(s) have no result in {workspace.results_dir}, e.g. "
-                         f"{missing[0].variant} on {missing[0].task} (run id {missing[0].run_id()}); run them first")
-    run_secondaries(primaries, generality, workspace, executor)
+    without secondary tasks gets one row with secondary_task None. Reads runs and launches none:
+    the primary runs must have been run (`repro.runs.sweep`), then the base and secondary runs
+    (`repro.generality.runs.run_secondaries`); missing ones raise before anything is computed."""
+    _require_results(primaries, workspace, "primary", "run them first")
+    _require_results(base_and_secondary_runs(primaries, generality, workspace), workspace, "base or secondary",
+                     "run repro.generality.runs.run_secondaries first")
     model_names = {p.model for p in primaries}
     pretrained_mlm = {m: mlm_score(None, m, workspace, generality.probe) if generality.probe else None
                       for m in model_names}
@@ -160,9 +154,8 @@ def _secondary_row(row: dict, task: str, config: RunConfig, base: RunConfig, wor
     row = row | {"secondary_task": task, "secondary_run_id": config.run_id()}
     try:
         stored = workspace.store.load(config)
-        if stored is None or stored.status != "ok":
-            status = "missing" if stored is None else stored.status
-            return row | {"status": f"secondary {status}", "reason": None if stored is None else stored.reason}
+        if stored.status != "ok":
+            return row | {"status": f"secondary {stored.status}", "reason": stored.reason}
         row.update(secondary_full=stored.metrics["test"], secondary_decoder=decoder_score(config, workspace))
         row["secondary_full_diff"] = row["secondary_full"] - _test_score(base, workspace)
         row["secondary_decoder_diff"] = row["secondary_decoder"] - decoder_score(base, workspace)
@@ -179,10 +172,16 @@ def generalisation_gap(test_score: float, train_score: float | None) -> float:
 
 def _test_score(config: RunConfig, workspace: Workspace) -> float:
     stored = workspace.store.load(config)
-    if stored is None or stored.status != "ok":
-        raise RuntimeError(f"base run {config.run_id()} ({config.task}, seed {config.seed}) is "
-                           f"{'missing' if stored is None else stored.status}")
+    if stored.status != "ok":
+        raise RuntimeError(f"base run {config.run_id()} ({config.task}, seed {config.seed}) is {stored.status}")
     return stored.metrics["test"]
+
+
+def _require_results(configs: list[RunConfig], workspace: Workspace, kind: str, remedy: str) -> None:
+    missing = [c for c in configs if workspace.store.load(c) is None]
+    if missing:
+        raise ValueError(f"{len(missing)} {kind} run(s) have no result in {workspace.results_dir}, e.g. "
+                         f"{missing[0].variant} on {missing[0].task} (run id {missing[0].run_id()}); {remedy}")
 
 
 def _reason(error: Exception) -> str:

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,6 +23,8 @@ from repro.data import load_wikitext
 from repro.selection.mlm_decoder import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model, precision_at_1
 from repro.models import load_tokenizer
 from repro.files import atomic_target
+from repro.runs.grid_files import section_grid
+from repro.runs.profiles import PROBE_RECIPES
 
 
 @dataclass(frozen=True)
@@ -94,18 +96,14 @@ class ProbeStore:
         return record
 
 
-PROBE_PROFILES = {
-    "smoke": MLMProbeConfig(train_sequences=8, test_sequences=4, recipe=MLMConfig(epochs=1, max_length=32)),
-    "cpu": MLMProbeConfig(train_sequences=128, test_sequences=128),  # ~12 s a probe for minilm-l6 on 2 cores
-    "paper": MLMProbeConfig(),  # all of WikiText-2 validation to train, all of test to score
-}
-
-
-def probe_from_profile(profile: str, train_sequences: int | None = None,
-                       test_sequences: int | None = None) -> MLMProbeConfig:
-    """The profile's MLM probe, with the sequence counts replaced where given."""
-    if profile not in PROBE_PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; known profiles: {sorted(PROBE_PROFILES)}")
-    probe = PROBE_PROFILES[profile]
-    return replace(probe, train_sequences=train_sequences or probe.train_sequences,
-                   test_sequences=test_sequences or probe.test_sequences)
+def section_probe(section: str, profile: str, train_sequences: int | None = None,
+                  test_sequences: int | None = None) -> MLMProbeConfig:
+    """The MLM probe of a section's grid file (its `probe` sizes; cpu: 128 sequences each, ~12 s
+    a probe for minilm-l6 on 2 cores) with the profile's recipe (`repro.runs.profiles.PROBE_RECIPES`),
+    the sequence counts replaced where given. ValueError for a section without a probe."""
+    grid = section_grid(section, profile)
+    if grid.probe is None:
+        raise ValueError(f"section {section!r} runs no MLM probe (its grid file {grid.path} has no 'probe')")
+    return MLMProbeConfig(train_sequences=train_sequences or grid.probe["train_sequences"],
+                          test_sequences=test_sequences or grid.probe["test_sequences"],
+                          recipe=MLMConfig(**PROBE_RECIPES[profile]))

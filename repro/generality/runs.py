@@ -1,33 +1,21 @@
-"""The runs a generality page needs: primary studies at their chosen learning rates, and per
-task the base run (full fine-tuning of the pretrained encoder, rate chosen once on it) that
-secondary runs and differences refer to (paper section 4.2)."""
+"""The runs a generality page needs: primary studies at their chosen learning rates, per task
+the base run (full fine-tuning of the pretrained encoder, rate chosen once on it) that
+secondary runs and differences refer to (paper section 4.2), and the secondary runs from each
+tuned encoder. `repro.generality.measures` then reads and measures them."""
 from __future__ import annotations
 
 import pandas as pd
+from tqdm import tqdm
 
+from repro.generality.measures import Generality, assess, base_and_secondary_runs
+from repro.generality.mlm_probe import MLMProbeConfig
 from repro.runs.learning_rate import chosen_runs, summarise
 from repro.runs.config import RunConfig
 from repro.runs.executors import ExecutorConfig
-from repro.runs.run import Workspace
-from repro.runs.study import Study, middle_rates, study_from_profile
-from repro.runs.sweep import run_study
-
-RATE_GRIDS = ("middle", "full")
-
-
-def check_rate_grid(rate_grid: str) -> None:
-    if rate_grid not in RATE_GRIDS:
-        raise ValueError(f"rate_grid {rate_grid!r} must be one of {RATE_GRIDS}: middle runs the middle rate "
-                         "of each grid (not tuned), full the whole grid")
-
-
-def studies_for(profile: str, tasks: list[str], rate_grid: str, **settings) -> dict[str, Study]:
-    """`study_from_profile(profile, task, **settings)` per task, cut to its middle rates when
-    `rate_grid` is "middle"."""
-    check_rate_grid(rate_grid)
-    studies = {task: study_from_profile(profile, task, **settings) for task in tasks}
-    return {task: middle_rates(s) if rate_grid == "middle" else s for task, s in studies.items()}
-
+from repro.runs.run import Workspace, load_or_train_tuned_weights
+from repro.runs.grid_files import section_grid
+from repro.runs.study import Study
+from repro.runs.sweep import run_study, run_sweep
 
 def run_studies(studies: dict[str, Study], workspace: Workspace, executor: str | ExecutorConfig = "serial",
                 extend_edges: bool = False) -> tuple[pd.DataFrame, list[RunConfig]]:
@@ -41,14 +29,16 @@ def run_studies(studies: dict[str, Study], workspace: Workspace, executor: str |
     return summarise(frame[frame["run_id"].isin({c.run_id() for c in configs})]), configs
 
 
-def base_runs(profile: str, tasks: list[str], workspace: Workspace, rate_grid: str,
+def base_runs(section: str, profile: str, tasks: list[str], workspace: Workspace,
               executor: str | ExecutorConfig = "serial", extend_edges: bool = False,
-              **settings) -> tuple[dict[str, dict[int, RunConfig]], pd.DataFrame]:
+              **overrides) -> tuple[dict[str, dict[int, RunConfig]], pd.DataFrame]:
     """Per task, per seed, full fine-tuning of the pretrained encoder at the rate chosen on
-    validation (the profile's `full` grid, or its middle): the `bases` of `repro.generality.measures.Generality`.
-    `settings` are study settings (train size, epochs, seeds, ...) shared with the primary
-    studies, so a primary task's base is its own `full` run. Also returns their summary."""
-    studies = studies_for(profile, tasks, rate_grid, selectors="full", **settings)
+    validation (the section grid's `full` grid, or its middle: `repro.runs.grid_files.Grid.base_study`):
+    the `bases` of `repro.generality.measures.Generality`. `overrides` are the settings shared with
+    the primary studies (train size, epochs, seeds, rate_grid, ...), so a primary task's base is
+    its own `full` run. Also returns their summary."""
+    grid = section_grid(section, profile)
+    studies = {task: grid.base_study(task, **overrides) for task in tasks}
     summary, configs = run_studies(studies, workspace, executor, extend_edges)
     bases: dict[str, dict[int, RunConfig]] = {}
     for config in chosen_runs(summary, configs):
@@ -61,3 +51,29 @@ def base_runs(profile: str, tasks: list[str], workspace: Workspace, rate_grid: s
         raise RuntimeError(f"full fine-tuning finished no run for {missing}, so these tasks have no base run; "
                            f"first failure: {first}")
     return bases, summary
+
+
+def run_secondaries(primaries: list[RunConfig], generality: Generality, workspace: Workspace,
+                    executor: str | ExecutorConfig = "serial") -> None:
+    """Make sure every ok primary run has its tuned weights, then run the base and secondary runs
+    `repro.generality.measures.assess` reads (`base_and_secondary_runs`) not finished yet (on
+    `executor`)."""
+    for primary in tqdm(primaries, desc="primary weights", disable=not workspace.progress):
+        stored = workspace.store.load(primary)
+        if stored is not None and stored.status == "ok" and not workspace.store.weights_path(primary).exists():
+            load_or_train_tuned_weights(primary, workspace)  # runs it again to keep its weights
+    run_sweep(base_and_secondary_runs(primaries, generality, workspace), workspace, executor)
+
+
+def run_and_assess(section: str, profile: str, primaries: list[RunConfig], secondary_tasks: list[str],
+                   probe: MLMProbeConfig | None, workspace: Workspace, executor: str | ExecutorConfig = "serial",
+                   extend_edges: bool = False, **overrides) -> tuple[pd.DataFrame, dict[str, dict[int, RunConfig]], pd.DataFrame]:
+    """A generality page's measures of `primaries`: the base runs of their tasks and of
+    `secondary_tasks` (`base_runs`, `overrides` shared with the primary studies), the secondary
+    runs (`run_secondaries`), then `assess` with `probe` (None: no MLM probe). Returns the assess
+    rows, the bases and the base runs' summary."""
+    tasks = list(dict.fromkeys([p.task for p in primaries] + list(secondary_tasks)))
+    bases, base_summary = base_runs(section, profile, tasks, workspace, executor, extend_edges, **overrides)
+    generality = Generality(probe, bases, tuple(secondary_tasks))
+    run_secondaries(primaries, generality, workspace, executor)
+    return assess(primaries, generality, workspace), bases, base_summary

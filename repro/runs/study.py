@@ -1,16 +1,14 @@
-"""Studies: one task's grid of runs, and the scale profiles (smoke, cpu, paper) that size it.
-
-A profile fills every setting a notebook leaves as None, so `papermill ... -p profile smoke`
-shrinks a notebook and `-p profile paper` runs the paper's grid. Notebook overrides may be
-literals or papermill strings ("random,bitfit", "1e-3,1e-2", "all").
+"""Studies: one task's grid of runs, built (`build_study`) from a profile's scale settings
+(`repro.runs.profiles`), a section's grid file (`repro.runs.grid_files`) and notebook
+overrides, which may be literals or papermill strings ("random,bitfit", "1e-3,1e-2", "all").
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from typing import Mapping
 
-from repro.runs.config import RunConfig, variant_fields
-from repro.selection.selectors import DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, is_fixed_size
+from repro.runs.config import RunConfig
+from repro.variants.registry import variant_fields, variant_named
 
 BITFIT_SIZE = "bitfit"  # in subset_sizes: BitFit's own fraction of the encoder
 
@@ -19,14 +17,15 @@ BITFIT_SIZE = "bitfit"  # in subset_sizes: BitFit's own fraction of the encoder
 class Study:
     """A grid for one (model, task): variants x subset sizes x learning rates x seeds.
 
-    selectors holds variant names (`repro.runs.config.variant_fields`): a selector, "lora",
-    "diff_pruning_no_retrain", or one with a penalty such as "full+l1:0.01".
+    selectors holds variant names (`repro.variants.registry`): a selector, "lora:16", or one
+    with a penalty such as "full+l1:0.01".
     learning_rates maps a variant to its grid; a key "variant@size" (size as in
     `size_label`, e.g. "random@0.01", "random@bitfit") overrides it for one subset size, as
     the best rate moves with the size (paper, Fig. 2); a penalised variant without a grid of
     its own uses its selector's. Fixed-size variants (bitfit, full, lora) run once per
-    (learning rate, seed), whatever the subset sizes. Diff pruning's L1 run uses
-    `pruning_l1`, and for "diff_pruning" (with re-training) `pruning_learning_rate`.
+    (learning rate, seed), whatever the subset sizes. A variant may take settings of the study
+    (`Variant.study_fields`): diff pruning's L1 run uses `pruning_l1`, and with re-training
+    `pruning_learning_rate`.
     """
 
     model: str
@@ -48,7 +47,7 @@ class Study:
     def __post_init__(self):
         if not self.selectors or not self.seeds:
             raise ValueError(f"empty grid: selectors={self.selectors!r}, seeds={self.seeds!r}")
-        if not self.subset_sizes and any(not is_fixed_size(variant_fields(v)["selector"]) for v in self.selectors):
+        if not self.subset_sizes and any(not variant_named(v).fixed_size for v in self.selectors):
             raise ValueError("empty grid: subset_sizes is empty")
         for variant, size in self.cells():
             if not self.rates_for(variant, size):
@@ -58,7 +57,7 @@ class Study:
     def cells(self) -> list[tuple[str, float | None]]:
         """Every (selector, subset size) of the grid; fixed-size selectors once, with size None."""
         return [(variant, size) for variant in self.selectors
-                for size in ((None,) if is_fixed_size(variant_fields(variant)["selector"]) else self.subset_sizes)]
+                for size in ((None,) if variant_named(variant).fixed_size else self.subset_sizes)]
 
     def rates_for(self, variant: str, size: float | None) -> tuple[float, ...]:
         """The learning-rate grid of one cell: the first of "variant@size", "variant",
@@ -73,11 +72,7 @@ class Study:
         """Every run of the grid, validated, without duplicates, in a stable order."""
         runs: dict[str, RunConfig] = {}
         for variant, size in self.cells():
-            fields = variant_fields(variant)
-            if fields["selector"] in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN):
-                fields["pruning_l1"] = self.pruning_l1
-            if fields["selector"] == DIFF_PRUNING:
-                fields["pruning_learning_rate"] = self.pruning_learning_rate
+            fields = variant_fields(variant) | variant_named(variant).study_fields(self)
             for lr in self.rates_for(variant, size):
                 for seed in self.seeds:
                     config = RunConfig(task=self.task, **fields, learning_rate=float(lr), seed=seed,
@@ -103,50 +98,13 @@ def size_label(size: float | None) -> str:
     return BITFIT_SIZE if size is None else f"{size:g}"
 
 
-def _grid_125(low_exponent: int, high_exponent: int) -> tuple[float, ...]:
-    """The paper's log-spaced grid 1, 2, 5 x 10^n, from 10^low up to 10^high."""
-    values = [m * 10.0**e for e in range(low_exponent, high_exponent) for m in (1, 2, 5)]
-    return tuple(float(f"{v:.0e}") for v in values) + (float(f"1e{high_exponent}"),)
+RATE_GRIDS = ("full", "middle")  # rate_grid: every rate of each grid, or only its middle one
+SETTINGS = {f.name for f in fields(Study)} - {"task"} | {"rate_grid"}  # what a layer of `build_study` may set
 
 
-PAPER_GRID = _grid_125(-5, -1)  # 1e-5 ... 1e-1, the paper's cap
-
-PROFILES: dict[str, dict] = {
-    "smoke": dict(model="tiny-random", selectors=("random", "bitfit", "full"), subset_sizes=(1e-3, 1e-2),
-                  learning_rates={"random": (1e-2, 1e-1), "bitfit": (1e-2, 1e-1), "full": (1e-3, 1e-2),
-                                  "largest_downstream_sqgrad": (1e-2, 1e-1), "largest_pretrain_sqgrad": (1e-2, 1e-1),
-                                  "combined": (1e-2, 1e-1), "lora": (1e-2, 1e-1), "diff_pruning": (1e-2, 1e-1),
-                                  "diff_pruning_no_retrain": (1e-3, 1e-2)},
-                  seeds=(0, 1), epochs=1, train_size=24, val_size=8, max_length=32, fisher_samples=8,
-                  pretrain_fisher_samples=4, pruning_l1=0.01, pruning_learning_rate=1e-3),
-    "cpu": dict(model="minilm-l6", selectors=("random", "bitfit", "full"), subset_sizes=(1e-4, None, 1e-2),
-                # half-decade grids centred on a pilot's best validation scores (book: running)
-                learning_rates={"random": (3e-3, 1e-2, 3e-2), "random@0.0001": (1e-2, 3e-2, 1e-1),
-                                "random@bitfit": (1e-2, 3e-2, 1e-1), "bitfit": (1e-3, 3e-3, 1e-2),
-                                "full": (3e-5, 1e-4, 3e-4),
-                                "largest_downstream_sqgrad": (3e-4, 1e-3, 3e-3),
-                                # not piloted: the downstream sq-grad grid
-                                "largest_pretrain_sqgrad": (3e-4, 1e-3, 3e-3), "combined": (3e-4, 1e-3, 3e-3),
-                                "lora": (1e-3, 3e-3, 1e-2),  # pilot (book: running): SST-2 best at 3e-3-1e-2, every rank
-                                "diff_pruning": (3e-4, 1e-3, 3e-3),  # re-training a mask, as the sq-grad ones
-                                "diff_pruning_no_retrain": (3e-5, 1e-4, 3e-4)},  # the L1 run: as full
-                seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64,
-                fisher_samples=256, pretrain_fisher_samples=128,  # CPU: ~6 s and ~3 min (MLM decoder included)
-                pruning_l1=1e-3, pruning_learning_rate=1e-4),  # pilot (book: running): best validation of 1e-4, 1e-3, 1e-2
-    "paper": dict(model="roberta-base", selectors=("random", "bitfit", "full"),
-                  subset_sizes=(1e-5, 1e-4, None, 1e-3, 1e-2, 1e-1),
-                  learning_rates={"random": PAPER_GRID, "bitfit": PAPER_GRID, "full": PAPER_GRID,
-                                  "largest_downstream_sqgrad": PAPER_GRID, "largest_pretrain_sqgrad": PAPER_GRID,
-                                  "combined": PAPER_GRID, "lora": PAPER_GRID, "diff_pruning": PAPER_GRID,
-                                  "diff_pruning_no_retrain": PAPER_GRID},
-                  seeds=(0, 1, 2, 3, 4), epochs=4, train_size=None, val_size=1000, max_length=256,
-                  fisher_samples=1024, pretrain_fisher_samples=30508,  # the paper: 30,508 WikiText samples
-                  pruning_l1=0.01, pruning_learning_rate=2e-5),  # not stated by the paper: our choice
-}
-PAPER_EPOCHS = {"qnli": 2}  # Table 2: QNLI 2 epochs, every other task 4
-
-
-def _as_list(value, name: str) -> list:
+def as_list(value, name: str) -> list:
+    """A list parameter as a list: a list or tuple as is, a papermill string split on commas
+    ("sst2, trec6" -> ["sst2", "trec6"]), one number as a list of it; ValueError naming `name` else."""
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, (int, float)):
@@ -165,49 +123,60 @@ def _as_size(value) -> float | None:
         raise ValueError(f"subset size {value!r} must be a fraction in (0, 1] or {BITFIT_SIZE!r}") from None
 
 
-def _as_rates(value, selectors: tuple[str, ...], defaults: Mapping) -> dict[str, tuple[float, ...]]:
-    """A mapping replaces the profile's grids key by key (a variant's key also drops the
-    profile's "variant@size" keys); a list is one grid for every variant and size. Profile grids
-    are kept for the variants and the selectors they penalise."""
+def _as_rates(value, selectors: tuple[str, ...], current: Mapping) -> dict[str, tuple[float, ...]]:
+    """`value` over the grids in `current`: a mapping replaces them key by key (a variant's key
+    also drops its "variant@size" keys); a list is one grid for every variant and size."""
     if isinstance(value, Mapping):
-        given = {key: tuple(float(v) for v in _as_list(rates, f"learning_rates[{key!r}]")) for key, rates in value.items()}
-        names = set(selectors) | {variant_fields(v)["selector"] for v in selectors}
-        kept = {key: tuple(rates) for key, rates in defaults.items()
-                if key.split("@")[0] in names and key.split("@")[0] not in given}
-        return {**kept, **given}
-    shared = tuple(float(v) for v in _as_list(value, "learning_rates"))
+        given = {key: tuple(float(v) for v in as_list(rates, f"learning_rates[{key!r}]")) for key, rates in value.items()}
+        return {**{key: rates for key, rates in current.items() if key.split("@")[0] not in given}, **given}
+    shared = tuple(float(v) for v in as_list(value, "learning_rates"))
     return {name: shared for name in selectors}
 
 
-def study_from_profile(profile: str, task: str, **overrides) -> Study:
-    """The profile's study for `task`, with every override that is not None applied.
-
-    train_size "all" means the whole training split.
-    """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; known profiles: {sorted(PROFILES)}")
-    settings = dict(PROFILES[profile], task=task)
-    if profile == "paper":
-        settings["epochs"] = PAPER_EPOCHS.get(task, settings["epochs"])
-    allowed = {f.name for f in fields(Study)}
-    unknown = set(overrides) - allowed
+def _parsed(layer: Mapping) -> dict:
+    """A layer's settings that are not None, papermill strings parsed."""
+    unknown = set(layer) - SETTINGS
     if unknown:
-        raise ValueError(f"unknown study settings {sorted(unknown)}; allowed: {sorted(allowed)}")
-    given = {k: v for k, v in overrides.items() if v is not None}
+        raise ValueError(f"unknown study settings {sorted(unknown)}; allowed: {sorted(SETTINGS)}")
+    given = {k: v for k, v in layer.items() if v is not None}
     if "selectors" in given:
-        given["selectors"] = tuple(_as_list(given["selectors"], "selectors"))
+        given["selectors"] = tuple(str(s) for s in as_list(given["selectors"], "selectors"))
     if "seeds" in given:
-        given["seeds"] = tuple(int(s) for s in _as_list(given["seeds"], "seeds"))
+        given["seeds"] = tuple(int(s) for s in as_list(given["seeds"], "seeds"))
     if "subset_sizes" in given:
-        given["subset_sizes"] = tuple(_as_size(s) for s in _as_list(given["subset_sizes"], "subset_sizes"))
+        given["subset_sizes"] = tuple(_as_size(s) for s in as_list(given["subset_sizes"], "subset_sizes"))
     if given.get("train_size") == "all":
         given["train_size"] = None
     elif isinstance(given.get("train_size"), str):
         if not given["train_size"].isdigit():
             raise ValueError(f"train_size {given['train_size']!r} must be a number of examples or 'all'")
         given["train_size"] = int(given["train_size"])
-    selectors = tuple(given.get("selectors", settings["selectors"]))
-    rates = given.pop("learning_rates", settings["learning_rates"])
-    settings.update(given)
-    settings["learning_rates"] = _as_rates(rates, selectors, PROFILES[profile]["learning_rates"])
-    return Study(**{k: v for k, v in settings.items() if k in allowed})
+    if given.get("rate_grid", RATE_GRIDS[0]) not in RATE_GRIDS:
+        raise ValueError(f"rate_grid {given['rate_grid']!r} must be one of {RATE_GRIDS}: full runs every rate of "
+                         "each grid, middle only its middle one (not tuned)")
+    return given
+
+
+def build_study(task: str, base: Mapping, *layers: Mapping) -> Study:
+    """The study of `task`: `base` (a profile's settings, `repro.runs.profiles`) with each layer
+    applied in turn, a setting given as None leaving the one before. Selectors, seeds and subset
+    sizes may be lists or papermill strings ("random,bitfit", "0,1", "1e-4,bitfit"); train_size
+    a number or "all"; learning_rates a mapping (replacing grids key by key) or a list (one grid
+    for every variant and size). rate_grid "middle" cuts every grid to its middle value
+    (`middle_rates`). The study keeps the grids of its variants and of the selectors they penalise."""
+    settings = dict(base, task=task, selectors=(), subset_sizes=(), rate_grid=RATE_GRIDS[0])
+    rate_layers = []
+    for layer in layers:
+        given = _parsed(layer)
+        if "learning_rates" in given:
+            rate_layers.append(given.pop("learning_rates"))
+        settings.update(given)
+    selectors = settings["selectors"]
+    rates: dict[str, tuple[float, ...]] = {}
+    for value in rate_layers:
+        rates = _as_rates(value, selectors, rates)
+    names = set(selectors) | {variant_fields(v)["selector"] for v in selectors}
+    settings["learning_rates"] = {key: grid for key, grid in rates.items() if key.split("@")[0] in names}
+    rate_grid = settings.pop("rate_grid")
+    study = Study(**settings)
+    return middle_rates(study) if rate_grid == "middle" else study

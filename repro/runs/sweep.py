@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from repro.runs.learning_rate import summarise
 from repro.runs.config import RunConfig
-from repro.data import load_task
+from repro.data import get_task_spec, load_task
 from repro.runs.executors import ExecutorConfig, dispatch
 from repro.runs.run import Workspace
 from repro.models import check_model_available
@@ -18,9 +18,9 @@ from repro.runs.store import FINISHED, RunResult
 from repro.runs.study import Study
 
 
-def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
-    """Every check that can fail before training: a non-empty grid without duplicates,
-    loadable models and data, a writable results folder. Raises ValueError/OSError."""
+def check_grid(configs: list[RunConfig], workspace: Workspace) -> None:
+    """The checks that need neither models nor data: a non-empty grid without duplicates, each
+    run reading the workspace's data source. Raises ValueError."""
     if not configs:
         raise ValueError("empty grid: no runs to execute")
     duplicates = [run_id for run_id, n in Counter(c.run_id() for c in configs).items() if n > 1]
@@ -30,6 +30,12 @@ def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
         if config.data_source != workspace.data_source:
             raise ValueError(f"run {config.run_id()} wants {config.data_source!r} data but the workspace reads "
                              f"{workspace.data_source!r} data")
+
+
+def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
+    """Every check that can fail before training: `check_grid`, loadable models and data, a
+    writable results folder. Raises ValueError/OSError."""
+    check_grid(configs, workspace)
     for model in sorted({c.model for c in configs}):
         check_model_available(model)
     for task in sorted({c.task for c in configs}):
@@ -64,11 +70,19 @@ class SweepPlan:
         return total
 
 
+def train_split_size(task: str, workspace: Workspace) -> int:
+    """Examples in a task's training split: counted in a local data folder, else the hub's
+    documented size (`TaskSpec.train_examples`), so that nothing is downloaded."""
+    if workspace.data_dir is None:
+        return get_task_spec(task).train_examples
+    return len(load_task(task, workspace.data_dir).train)
+
+
 def training_steps(config: RunConfig, workspace: Workspace) -> int:
     """Optimizer steps of one run: batches per epoch times epochs."""
     examples = config.train_size
     if examples is None:
-        examples = len(load_task(config.task, workspace.data_dir).train) - config.val_size
+        examples = train_split_size(config.task, workspace) - config.val_size
     return math.ceil(examples / config.batch_size) * config.epochs
 
 

@@ -8,6 +8,7 @@ import torch
 
 from repro.generality.change_magnitude import (ZERO, bin_labels, change_histogram, change_summary, changes_of, log_edges,
                                     size_statement)
+from repro.report.change_figures import plot_change_histograms
 from repro.training.tuned_weights import TunedWeights
 
 from notebook_runner import run_smoke
@@ -61,6 +62,17 @@ def test_summary_and_statement():
     assert "random:" in statement and "smallest subset (random)" in statement and "As in the paper" in statement
     assert "Unlike" in size_statement(change_summary({("random", 1e-3): changes / 10, ("random", 1e-1): changes}))
     assert "nothing to compare" in size_statement(change_summary({("bitfit", 1e-3): changes}))
+
+
+def test_figure_has_a_labelled_panel_per_variant_and_a_line_per_size():
+    changes = changes_of(TUNED, INITIAL, MASK)
+    histogram = change_histogram({("random", 1e-3): changes, ("random", 1e-1): changes / 10, ("full", 1.0): changes})
+    figure = plot_change_histograms(histogram, title="Fig. 5")
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["random", "full"]
+    assert [len(ax.get_lines()) for ax in panels] == [2, 1]
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in panels)
+    assert figure._suptitle.get_text() == "Fig. 5"
 
 
 def test_change_magnitude_notebook_smoke(tmp_path, study_data):

@@ -8,15 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from repro.runs.config import RunConfig, variant_fields
+from repro.runs.config import RunConfig
 from repro.data import IGNORE_INDEX, EncodedExample
 from repro.runs.run import Workspace, _model_with_decoder_first, _prepare, initial_encoder, run_one, load_or_train_tuned_weights
 from repro.generality.measures import Generality, assess, generalisation_gap, secondary_config
-from repro.generality.runs import studies_for
+from repro.generality.runs import run_secondaries
 from repro.selection.mlm_decoder import MLMConfig, mlm_model, precision_at_1
 from repro.models import DecoderSpec, TaskModel, build_task_model, encoder_parameters, load_encoder, load_tokenizer
-from repro.generality.mlm_probe import MLMProbeConfig, mlm_precision, probe_from_profile
+from repro.generality.mlm_probe import MLMProbeConfig, mlm_precision, section_probe
 from repro.training.tuned_weights import TunedWeights
+from repro.variants.registry import variant_fields
 
 
 class FixedGuess(nn.Module):
@@ -44,7 +45,7 @@ def test_mlm_probe_never_changes_the_encoder(study_data):
     encoder = load_encoder("tiny-random")
     before = {n: p.detach().clone() for n, p in encoder.named_parameters()}
     flags = {n: p.requires_grad for n, p in encoder.named_parameters()}
-    probe = probe_from_profile("smoke")
+    probe = section_probe("generality", "smoke")
     score = mlm_precision(encoder, "tiny-random", study_data, probe, progress=False)
     assert 0.0 <= score <= 1.0
     assert all(torch.equal(p, before[n]) for n, p in encoder.named_parameters())
@@ -55,7 +56,7 @@ def test_probe_settings_are_checked():
     with pytest.raises(ValueError, match="train_sequences 0"):
         MLMProbeConfig(train_sequences=0)
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
-        probe_from_profile("huge")
+        section_probe("generality", "huge")
 
 
 def test_gap_is_test_minus_train():
@@ -87,14 +88,24 @@ def test_secondary_run_starts_from_the_tuned_encoder(tmp_path, study_data):
     assert set(result.metrics) >= {"train", "validation", "test"}
 
 
+def written_results(results) -> dict[str, int]:
+    """Each stored run result and when it was last written."""
+    return {p.name: p.stat().st_mtime_ns for p in (results / "runs").glob("*.json")}
+
+
 def test_assess_reports_gap_probe_and_secondary_differences(tmp_path, study_data):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     primaries = [smoke(selector="random", subset_size=1e-2), smoke()]
     bases = {"sst2": {0: smoke()}, "conll03": {0: smoke(task="conll03", learning_rate=1e-3)}}
     for config in primaries + [bases["conll03"][0]]:
         run_one(config, workspace)
-    generality = Generality(probe_from_profile("smoke"), bases, ("conll03",))
+    generality = Generality(section_probe("generality", "smoke"), bases, ("conll03",))
+    with pytest.raises(ValueError, match="2 base or secondary run.*run repro.generality.runs.run_secondaries first"):
+        assess(primaries, generality, workspace)  # reads runs, never launches them
+    run_secondaries(primaries, generality, workspace)
+    before = written_results(tmp_path / "results")
     rows = assess(primaries, generality, workspace).set_index("variant")
+    assert written_results(tmp_path / "results") == before  # no run was run again
     assert list(rows["status"]) == ["ok", "ok"]
     assert (rows["gap"] == rows["primary_test"] - rows["primary_train"]).all()
     assert rows.loc["full", "primary_diff"] == 0.0  # full fine-tuning is its own task's base
@@ -105,16 +116,16 @@ def test_assess_reports_gap_probe_and_secondary_differences(tmp_path, study_data
 
 def test_assess_refuses_primaries_that_never_ran(tmp_path, study_data):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
-    generality = Generality(probe_from_profile("smoke"), {"sst2": {0: smoke()}}, ())
+    generality = Generality(section_probe("generality", "smoke"), {"sst2": {0: smoke()}}, ())
     with pytest.raises(ValueError, match="no result"):
         assess([smoke(selector="bitfit")], generality, workspace)
 
 
 def test_base_runs_must_be_full_fine_tuning_of_the_pretrained_encoder():
     with pytest.raises(ValueError, match="must be full fine-tuning"):
-        Generality(probe_from_profile("smoke"), {"sst2": {0: smoke(selector="bitfit")}}, ("sst2",))
+        Generality(section_probe("generality", "smoke"), {"sst2": {0: smoke(selector="bitfit")}}, ("sst2",))
     with pytest.raises(ValueError, match="no base run"):
-        Generality(probe_from_profile("smoke"), {}, ("trec6",))
+        Generality(section_probe("generality", "smoke"), {}, ("trec6",))
 
 
 def test_sparse_weights_round_trip_and_need_theta_0(tmp_path):
@@ -154,11 +165,3 @@ def test_init_from_must_be_a_run_id_and_is_left_out_of_old_ids():
         smoke(init_from="abc")
     assert "init_from" not in smoke().to_dict()
     assert RunConfig.from_dict(smoke(init_from="0123456789abcdef").to_dict()).init_from == "0123456789abcdef"
-
-
-def test_bad_rate_grid_and_train_size_are_refused_before_any_run():
-    with pytest.raises(ValueError, match="rate_grid 'some' must be one of"):
-        studies_for("smoke", ["sst2"], "some")
-    with pytest.raises(ValueError, match="train_size 'many' must be a number"):
-        studies_for("smoke", ["sst2"], "middle", train_size="many")
-    assert studies_for("smoke", ["sst2"], "middle", train_size="16")["sst2"].train_size == 16  # papermill strings

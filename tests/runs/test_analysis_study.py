@@ -1,4 +1,4 @@
-"""Learning-rate choice on validation, the edge flag, and the study grids of each profile."""
+"""Learning-rate choice on validation, the edge flag, and studies built from the grid files."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,10 @@ import math
 import pandas as pd
 import pytest
 
-from repro.runs.learning_rate import format_mean_std, summarise
-from repro.runs.study import PAPER_GRID, PROFILES, study_from_profile
+from repro.report.tables import format_mean_std
+from repro.runs.learning_rate import summarise
+from repro.runs.grid_files import section_grid, section_study
+from repro.runs.profiles import PROFILES
 
 
 def frame(rows):
@@ -64,12 +66,13 @@ def test_format_mean_std():
     assert format_mean_std(0.91234, float("nan"), 1) == "0.9123 (n=1)"
 
 
-def test_paper_grid_is_one_two_five():
-    assert PAPER_GRID[:4] == (1e-5, 2e-5, 5e-5, 1e-4) and PAPER_GRID[-1] == 0.1 and len(PAPER_GRID) == 13
+def test_paper_grids_are_one_two_five():
+    rates = section_grid("subset_size", "paper").rates
+    assert set(rates.values()) == {(1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1)}
 
 
-def test_profile_grid_counts_fixed_size_selectors_once():
-    study = study_from_profile("cpu", "sst2")
+def test_grid_counts_fixed_size_selectors_once():
+    study = section_study("subset_size", "cpu", "sst2")
     configs = study.configs("local")
     flexible = sum(len(study.rates_for("random", size)) for size in study.subset_sizes) * len(study.seeds)
     fixed = (len(study.rates_for("bitfit", None)) + len(study.rates_for("full", None))) * len(study.seeds)
@@ -78,28 +81,36 @@ def test_profile_grid_counts_fixed_size_selectors_once():
 
 
 def test_overrides_from_papermill_strings():
-    study = study_from_profile("cpu", "trec6", selectors="random,full", subset_sizes="bitfit,0.01",
-                               learning_rates="1e-3, 1e-2", seeds="0,1", train_size="all")
+    study = section_study("subset_size", "cpu", "trec6", selectors="random,full", subset_sizes="bitfit,0.01",
+                          learning_rates="1e-3, 1e-2", seeds="0,1", train_size="all")
     assert study.selectors == ("random", "full") and study.subset_sizes == (None, 0.01)
     assert study.learning_rates == {"random": (1e-3, 1e-2), "full": (1e-3, 1e-2)}
     assert study.seeds == (0, 1) and study.train_size is None
 
 
 def test_rates_per_selector_and_size():
-    study = study_from_profile("cpu", "sst2", subset_sizes="bitfit,0.01,0.1",
-                               learning_rates={"random": [1e-2], "random@0.1": [1e-3, 2e-3], "random@bitfit": [5e-2]})
+    rates = {"random": [1e-2], "random@0.1": [1e-3, 2e-3], "random@bitfit": [5e-2]}
+    study = section_study("subset_size", "cpu", "sst2", subset_sizes="bitfit,0.01,0.1", learning_rates=rates)
     assert study.rates_for("random", 0.01) == (1e-2,) and study.rates_for("random", 0.1) == (1e-3, 2e-3)
     assert study.rates_for("random", None) == (5e-2,)
-    assert study.rates_for("full", None) == PROFILES["cpu"]["learning_rates"]["full"]
-    rates = {(c.subset_size, c.learning_rate) for c in study.configs("local") if c.selector == "random"}
-    assert rates == {(None, 5e-2), (0.01, 1e-2), (0.1, 1e-3), (0.1, 2e-3)}
-    assert study_from_profile("cpu", "sst2", learning_rates={"random": [1e-2]}).rates_for("random", 0.1) == (1e-2,)
+    assert study.rates_for("full", None) == section_grid("subset_size", "cpu").rates["full"]
+    configs = study.configs("local")
+    assert {(c.subset_size, c.learning_rate) for c in configs if c.selector == "random"} == {
+        (None, 5e-2), (0.01, 1e-2), (0.1, 1e-3), (0.1, 2e-3)}
+    only_random = section_study("subset_size", "cpu", "sst2", learning_rates={"random": [1e-2]})
+    assert only_random.rates_for("random", 1e-4) == (1e-2,)  # a variant's key drops its "variant@size" keys
 
 
 def test_per_selector_rates_and_paper_epochs():
-    study = study_from_profile("paper", "qnli", learning_rates={"random": [0.1]})
-    assert study.learning_rates["random"] == (0.1,) and study.learning_rates["full"] == PAPER_GRID
-    assert study.epochs == 2 and study_from_profile("paper", "sst2").epochs == 4
+    study = section_study("subset_size", "paper", "qnli", learning_rates={"random": [0.1]})
+    assert study.learning_rates["random"] == (0.1,) and len(study.learning_rates["full"]) == 13
+    assert study.epochs == 2 and section_study("subset_size", "paper", "sst2").epochs == 4
+
+
+def test_middle_rate_grid_keeps_one_rate_per_cell():
+    study = section_study("subset_size", "cpu", "sst2", rate_grid="middle")
+    assert study.rates_for("random", 0.01) == (1e-2,) and study.rates_for("full", None) == (1e-4,)
+    assert len(study.configs("local")) == len(study.cells())
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -110,14 +121,16 @@ def test_per_selector_rates_and_paper_epochs():
     (dict(seeds=[]), "empty grid"),
     (dict(subset_sizes="tiny"), "subset size 'tiny'"),
     (dict(subset_sizes=[2.0]), r"subset size 2.0 must be a fraction"),
-    (dict(batch=3), "unknown study settings"),
+    (dict(batch=3), r"unknown study settings \['batch'\]; allowed: \['batch_size'"),
+    (dict(train_size="many"), "train_size 'many' must be a number"),
+    (dict(rate_grid="some"), "rate_grid 'some' must be one of"),
 ])
 def test_bad_study_settings(kwargs, match):
     kwargs = {"profile": "cpu", **kwargs}
     with pytest.raises(ValueError, match=match):
-        study_from_profile(kwargs.pop("profile"), "sst2", **kwargs).configs("local")
+        section_study("subset_size", kwargs.pop("profile"), "sst2", **kwargs).configs("local")
 
 
 def test_every_profile_builds():
     for name in PROFILES:
-        assert study_from_profile(name, "sst2").configs("local")
+        assert section_study("subset_size", name, "sst2").configs("local")

@@ -6,7 +6,7 @@ import pytest
 
 from repro.runs.run import Workspace
 from repro.runs.grid_extension import at_cap, edge_extensions, extend_study, next_rate
-from repro.runs.study import study_from_profile
+from repro.runs.grid_files import section_study
 from repro.runs.sweep import run_study
 
 
@@ -43,7 +43,7 @@ def test_edge_extensions_and_cap():
 
 
 def test_extend_study_adds_rates_to_one_cell():
-    study = study_from_profile("smoke", "sst2", selectors="random,bitfit")
+    study = section_study("subset_size", "smoke", "sst2", selectors="random,bitfit")
     extended = extend_study(study, {("random", 0.01): [0.2], ("bitfit", None): [5e-3]})
     assert extended.rates_for("random", 0.01) == (0.01, 0.1, 0.2)
     assert extended.rates_for("random", 0.001) == study.rates_for("random", 0.001)
@@ -52,7 +52,7 @@ def test_extend_study_adds_rates_to_one_cell():
 
 def test_run_study_extends_until_inside_or_capped(tmp_path, study_data):
     workspace = Workspace.create(tmp_path, study_data, device="cpu", progress=False)
-    study = study_from_profile("smoke", "sst2", selectors="bitfit", seeds=[0], learning_rates=[1e-3])
+    study = section_study("subset_size", "smoke", "sst2", selectors="bitfit", seeds=[0], learning_rates=[1e-3])
     extended, results = run_study(study, workspace, extend_edges=True, max_rounds=2)
     grid = extended.rates_for("bitfit", None)
     assert len(grid) > 1 and 1e-3 in grid and len(results) == len(grid)

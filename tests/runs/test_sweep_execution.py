@@ -1,9 +1,12 @@
-"""Grid files, the command line and the executors (serial, local pool, submitit), end to end
-on the tiny model: resumption after kill -9, failures recorded, identical reruns."""
+"""The command line and the executors (serial, local pool, submitit) on grid files, end to end
+on the tiny model: resumption after kill -9, failures recorded, identical reruns, an offline
+dry run of every paper grid."""
 from __future__ import annotations
 
+import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,13 +14,18 @@ from pathlib import Path
 
 import pytest
 
+import repro.data.tasks
+import repro.models
+import repro.runs.sweep
 from repro.cli import main
+from repro.data import DATA_DIR_ENV, TASKS
 from repro.runs.executors import ExecutorConfig
 from repro.runs.run import Workspace
-from repro.runs.grid_files import GridError, load_grid
+from repro.runs.grid_files import GRIDS_DIR, load_grid
 from repro.runs.sweep import run_sweep
 
-SMOKE_GRID = "profile: smoke\nstudies:\n  - task: sst2\n    seeds: [0]\n    selectors: random,bitfit\n"
+SMOKE_GRID = (f"profile: smoke\nrates: {GRIDS_DIR}/smoke/_rates.yaml\ndefaults: {{subset_sizes: [1e-3, 1e-2]}}\n"
+              "studies:\n  - task: sst2\n    seeds: [0]\n    selectors: random,bitfit\n")
 
 
 def write_grid(tmp_path: Path, text: str = SMOKE_GRID) -> Path:
@@ -31,19 +39,6 @@ def test_grid_file_expands_to_the_study(tmp_path):
     configs = grid.configs("local")
     assert grid.profile == "smoke" and len(configs) == 2 * 2 + 2  # random: 2 sizes x 2 rates; bitfit: 2 rates
     assert {c.model for c in configs} == {"tiny-random"}
-
-
-@pytest.mark.parametrize("text,match", [
-    ("profile: smoke\nstudies:\n  - task: sst2\n  - task: mnli\n", r"line 4: unknown task 'mnli'"),
-    ("profile: smoke\nstudies:\n  - task: sst2\n    subset_sizes: [3.0]\n", r"line 3: subset size 3.0"),
-    ("profile: smoke\nstudies:\n  - selectors: random\n", r"line 3: each study needs a 'task'"),
-    ("profile: smoke\nstudies: [\n", r"line \d+: not valid YAML"),
-    ("profile: smoke\nstudy:\n  - task: sst2\n", r"line 2: unknown key 'study'"),
-    ("profile: huge\nstudies:\n  - task: sst2\n", r"line 3: unknown profile 'huge'"),
-])
-def test_malformed_grid_names_the_line(tmp_path, text, match):
-    with pytest.raises(GridError, match=match):
-        load_grid(write_grid(tmp_path, text))
 
 
 def test_unknown_executor_and_bad_resources():
@@ -136,8 +131,37 @@ def test_slurm_job_requeues_itself_and_skips_finished_runs(tmp_path, study_data,
     assert job(config.to_dict()).metrics == first.metrics
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "grids").glob("*/*.yaml")),
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_every_shipped_grid_file_is_valid(path):
-    grid = load_grid(path)
-    assert grid.profile == path.parent.name and grid.configs("local")
+def refuse(*args, **kwargs):
+    raise AssertionError("the dry run reached for the hub or the network")
+
+
+@pytest.mark.parametrize("path", sorted((GRIDS_DIR / "paper").glob("[!_]*.yaml")), ids=lambda p: p.name)
+def test_paper_dry_run_counts_offline(path, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)  # the hub's data, which must not be downloaded
+    for target, name in ((socket, "getaddrinfo"), (socket, "create_connection"), (socket.socket, "connect"),
+                         (repro.data.tasks, "load_task_from_hub"), (repro.models, "resolve_model_source"),
+                         (repro.runs.sweep, "check_model_available")):
+        monkeypatch.setattr(target, name, refuse)
+    assert main(["sweep", str(path), "--dry-run", "--results-dir", str(tmp_path / "results")]) == 0
+    configs = load_grid(path).configs("hub")
+    steps = sum(math.ceil((TASKS[c.task].train_examples - c.val_size) / c.batch_size) * c.epochs for c in configs)
+    out = capsys.readouterr().out
+    assert f"{len(configs)} runs, 0 finished, {len(configs)} to run" in out
+    assert f"{steps:,} optimizer steps; grids are extended at their edges" in out
+    assert ("conll03_de" in out) == (path.stem == "task_similarity")  # not on the hub: the sweep needs --data-dir
+
+
+def test_sweep_extends_edges_where_the_grid_says_so(tmp_path, study_data, monkeypatch, capsys):
+    extended = []
+
+    def run_study(study, workspace, executor, extend_edges):  # the rule itself: test_grid_extension
+        extended.append((study.selectors, extend_edges))
+        return study, []
+
+    monkeypatch.setattr(repro.runs.sweep, "run_study", run_study)
+    one_rate = SMOKE_GRID.replace("selectors: random,bitfit", "selectors: bitfit\n    learning_rates: [0.001]")
+    args = ["--data-dir", str(study_data), "--results-dir", str(tmp_path / "r")]
+    assert main(["sweep", str(write_grid(tmp_path, one_rate + "extend_edges: true\n"))] + args) == 0
+    assert extended == [(("bitfit",), True)] and "1 runs: ok 1" in capsys.readouterr().out
+    assert main(["sweep", str(write_grid(tmp_path, one_rate))] + args) == 0
+    assert len(extended) == 1  # a grid without extend_edges is run as it is

@@ -10,7 +10,7 @@ from repro.runs.run import Workspace, run_one
 from repro.training.lora import add_lora, lora_entries
 from repro.models import DecoderSpec, build_task_model, load_tokenizer
 from repro.training.loop import Schedule
-from repro.runs.study import study_from_profile
+from repro.runs.grid_files import section_study
 from repro.training.trainer import train_entries
 
 
@@ -54,5 +54,5 @@ def test_bad_lora_settings(changes, match):
 
 
 def test_lora_in_a_study_is_one_cell_per_rate():
-    configs = study_from_profile("smoke", "sst2", selectors="lora").configs("local")
+    configs = section_study("subset_size", "smoke", "sst2", selectors="lora").configs("local")
     assert len(configs) == 2 * 2 and {c.subset_size for c in configs} == {None}  # 2 rates x 2 seeds
