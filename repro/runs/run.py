@@ -14,13 +14,12 @@ from repro.data import RunSplits, TaskSpec, load_task, resolve_data_dir, split_i
 from repro.data.token_cache import encoded_task
 from repro.training.decoder_first import decoder_first
 from repro.training.evaluation import evaluate
-from repro.selection.statistics import GradientStats, PretrainingSource
-from repro.models import DecoderSpec, build_task_model, encoder_parameters, load_encoder, load_tokenizer
+from repro.models import DecoderSpec, TaskModel, build_task_model, encoder_parameters, load_encoder, load_tokenizer
 from repro.runs.store import FINISHED, ResultStore, RunResult, environment_info
 from repro.training.tuned_weights import TunedWeights
-from repro.selection.selectors import (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN, LORA, Mask, count_parameters, get_selector,
-                             mask_size)
-from repro.training.trainer import train_entries, train_masked
+from repro.selection.selectors import Mask
+from repro.variants.context import RunContext
+from repro.variants.registry import variant_of
 
 
 @dataclass(frozen=True)
@@ -111,9 +110,9 @@ def initial_encoder(config: RunConfig, workspace: Workspace) -> dict[str, torch.
 
 
 def train_and_evaluate(config: RunConfig, workspace: Workspace) -> RunResult:
-    """Decoder-first, select, train, evaluate on train, validation and test, and keep the tuned
-    weights (`ResultStore.weights_path`; LoRA's adapters merged into the encoder). Raises on
-    errors (see `run_one`)."""
+    """Decoder-first, then the variant selects (or wraps) and trains, then evaluate on train,
+    validation and test, and keep the tuned weights (`ResultStore.weights_path`; the variant's
+    `finish` first, e.g. LoRA's adapters merged into the encoder). Raises on errors (see `run_one`)."""
     if config.data_source != workspace.data_source:
         raise ValueError(f"config wants {config.data_source!r} data but the workspace reads {workspace.data_source!r}")
     started = time.perf_counter()
@@ -122,108 +121,49 @@ def train_and_evaluate(config: RunConfig, workspace: Workspace) -> RunResult:
     model, decoder = _model_with_decoder_first(config, data, workspace)
     theta_0 = {n: p.detach().clone() for n, p in encoder_parameters(model).items()}
 
-    if config.selector == LORA:
-        training, selection = _train_lora(model, data, config, workspace)
-    elif config.selector == DIFF_PRUNING_NO_RETRAIN:
-        training, selection = None, _prune_without_retraining(model, data, config, workspace)
-    else:
-        training, selection = _train_subset(model, data, config, workspace)
+    variant = variant_of(config)
+    training, selection = variant.train(_context(config, model, data, workspace))
     timings = {"prepare_s": prepared - started, "decoder_s": decoder["seconds"], "decoder_cached": decoder["cached"],
                "train_s": training.fit.seconds if training else 0.0, "steps": training.fit.steps if training else 0,
                "optimizer_state_bytes": training.optimizer_state_bytes if training else 0}
+    training_record = _training_record(training)
     if training and training.fit.diverged:
         return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
-                         reason=f"non-finite loss or gradient at step {training.fit.steps}")
+                         reason=training.fit.reason, training=training_record)
     evaluation_start = time.perf_counter()
     metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
                                pad_token_id=data.pad_token_id, device=workspace.device)
                for split in ("train", "validation", "test")}
     metrics["final_train_loss"] = training.fit.final_loss if training else None
     timings["evaluate_s"] = time.perf_counter() - evaluation_start
-    if config.selector == LORA:
-        model.encoder = model.encoder.merge_and_unload()
+    variant.finish(model)
     TunedWeights.of(model).save(workspace.store.weights_path(config), initial=theta_0)
     timings["total_s"] = time.perf_counter() - started
-    return RunResult(config, "ok", metrics, timings, selection)
+    return RunResult(config, "ok", metrics, timings, selection, training=training_record)
 
 
-def _gradient_stats(model, data: PreparedData, config: RunConfig, workspace: Workspace, pruning_cost: dict) -> GradientStats:
-    pruning_source = None
-    if config.selector in (DIFF_PRUNING, DIFF_PRUNING_NO_RETRAIN):
-        pruning_source = functools.cache(lambda: _pruning_weights(config.pruning_run(), workspace, pruning_cost))
-    return GradientStats(model, data.train, data.pad_token_id, config.fisher_samples, workspace.store.cache_dir,
-                         config.decoder_key(),
-                         PretrainingSource(config.model, workspace.data_dir, config.pretrain_fisher_samples),
-                         pruning_source, workspace.device, workspace.progress)
+def _training_record(training) -> dict:
+    """The loss curve (20 points) and the divergence rule's values of a run that trained."""
+    if training is None:
+        return {}
+    return {"loss_trace": training.fit.loss_trace(), "divergence": training.fit.divergence}
 
 
-def _select(model, data: PreparedData, config: RunConfig, workspace: Workspace, selector_name: str):
-    """The mask of `selector_name` at the run's subset size, the stats it used, and its cost record."""
-    params = encoder_parameters(model)
-    selector = get_selector(selector_name)
-    k = selector.k_for(params, config.subset_size)
-    pruning_cost: dict = {}
-    stats = _gradient_stats(model, data, config, workspace, pruning_cost)
-    selection_start = time.perf_counter()
-    mask = selector.select(params, k, config.seed, stats)
-    selection = {"k": k, "fraction": k / count_parameters(params), "encoder_parameters": count_parameters(params),
-                 "seconds": time.perf_counter() - selection_start, **stats.cost, **pruning_cost}
-    if mask_size(mask) != k:
-        raise AssertionError(f"selector {selector_name!r} returned {mask_size(mask)} entries, expected {k}")
-    return mask, stats, selection
-
-
-def _train_subset(model, data: PreparedData, config: RunConfig, workspace: Workspace):
-    """Select the subset (recording its cost) and train it with the decoder."""
-    mask, _, selection = _select(model, data, config, workspace, config.selector)
-    training = train_masked(model, mask, data.train, config.schedule(), seed=config.seed,
-                            pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress,
-                            regularization=config.regularization_spec())
-    return training, selection
-
-
-def _train_lora(model, data: PreparedData, config: RunConfig, workspace: Workspace):
-    """Add rank-`lora_rank` adapters and train them with the decoder."""
-    from repro.training.lora import add_lora, lora_entries
-
-    encoder_size = count_parameters(encoder_parameters(model))
-    adapters = add_lora(model, config.lora_rank, config.seed)
-    selection = {"k": adapters, "fraction": adapters / encoder_size, "encoder_parameters": encoder_size, "seconds": 0.0}
-    training = train_entries(model, lora_entries(model), data.train, config.schedule(), seed=config.seed,
-                             pad_token_id=data.pad_token_id, device=workspace.device, progress=workspace.progress)
-    return training, selection
-
-
-def _prune_without_retraining(model, data: PreparedData, config: RunConfig, workspace: Workspace) -> dict:
-    """Diff pruning without re-training: the L1 run's k largest changes on theta_0, its decoder."""
-    mask, stats, selection = _select(model, data, config, workspace, DIFF_PRUNING)
-    stats.pruning_source().apply_pruned(model, mask)
-    return selection
+def _context(config: RunConfig, model: TaskModel, data: PreparedData, workspace: Workspace) -> RunContext:
+    tuned_weights = functools.partial(load_or_train_tuned_weights, workspace=workspace)
+    return RunContext(config, model, data, workspace, tuned_weights)
 
 
 def rebuild_selection_mask(config: RunConfig, workspace: Workspace) -> Mask | None:
     """The mask a run trains (diff pruning without re-training: the entries it keeps), made
-    again from the pretrained model and the cached statistics; None for LoRA (no mask)."""
-    if config.selector == LORA:
+    again from its starting model and the cached statistics; None for a variant without a
+    mask (LoRA: every encoder entry its merged adapters moved)."""
+    variant = variant_of(config)
+    if not variant.has_mask:
         return None
     data = _prepare(config, workspace)
     model, _ = _model_with_decoder_first(config, data, workspace)
-    selector = DIFF_PRUNING if config.selector == DIFF_PRUNING_NO_RETRAIN else config.selector
-    return _select(model, data, config, workspace, selector)[0]
-
-
-def _pruning_weights(pruning_run: RunConfig, workspace: Workspace, cost: dict) -> TunedWeights:
-    """The tuned weights of diff pruning's L1 run (`load_or_train_tuned_weights`); records in `cost` whether
-    they were cached and what the run's training cost."""
-    cached = workspace.store.weights_path(pruning_run).exists()
-    try:
-        weights = load_or_train_tuned_weights(pruning_run, workspace)
-    except RuntimeError as error:
-        raise RuntimeError(f"diff pruning's L1 run: {error}") from None
-    stored = workspace.store.load(pruning_run)
-    cost.update(stat_pruning_run=pruning_run.run_id(), stat_pruning_cached=cached,
-                stat_pruning_seconds=stored.timings["train_s"], stat_pruning_steps=stored.timings["steps"])
-    return weights
+    return variant.mask(_context(config, model, data, workspace))
 
 
 def load_or_train_tuned_weights(config: RunConfig, workspace: Workspace) -> TunedWeights:

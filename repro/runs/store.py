@@ -19,7 +19,9 @@ FINISHED = ("ok", "diverged")  # a failed run is retried by the next sweep
 
 @dataclass
 class RunResult:
-    """What one run produced. `status` is ok, diverged or failed (then `reason` says why)."""
+    """What one run produced. `status` is ok, diverged or failed (then `reason` says why).
+    `training`: the loss curve (`loss_trace`, 20 points) and the divergence rule's values
+    (`divergence`, repro.training.divergence) of a run that trained."""
 
     config: RunConfig
     status: str
@@ -28,6 +30,7 @@ class RunResult:
     selection: dict = field(default_factory=dict)
     reason: str | None = None
     environment: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -36,12 +39,12 @@ class RunResult:
     def to_dict(self) -> dict:
         return {"run_id": self.config.run_id(), "config": self.config.to_dict(), "status": self.status,
                 "reason": self.reason, "metrics": self.metrics, "timings": self.timings,
-                "selection": self.selection, "environment": self.environment}
+                "selection": self.selection, "environment": self.environment, "training": self.training}
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunResult":
         return cls(RunConfig.from_dict(data["config"]), data["status"], data["metrics"], data["timings"],
-                   data["selection"], data["reason"], data["environment"])
+                   data["selection"], data["reason"], data["environment"], data.get("training", {}))
 
 
 def environment_info() -> dict:

@@ -9,7 +9,7 @@ import repro.runs.executors
 from repro.runs.config import RunConfig
 from repro.runs.run import Workspace, run_one
 from repro.runs.store import ResultStore, RunResult
-from repro.runs.study import study_from_profile
+from repro.runs.grid_files import section_study
 from repro.runs.sweep import run_sweep
 
 TINY = dict(model="tiny-random", epochs=1, train_size=24, val_size=8, max_length=32, batch_size=8)
@@ -90,9 +90,22 @@ def test_diverged_run_is_recorded(tmp_path, study_data):
     assert result.status == "diverged" and "non-finite" in result.reason
 
 
+@pytest.mark.parametrize("selector, subset_size", [("full", None), ("random", 0.01)])
+def test_a_finite_blow_up_at_learning_rate_1e3_is_diverged_with_the_rule_recorded(tmp_path, study_data, selector,
+                                                                                    subset_size):
+    workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
+    result = run_one(config(learning_rate=1e3, selector=selector, subset_size=subset_size), workspace)
+    assert result.status == "diverged" and "first step" in result.reason, result.reason
+    assert result.training["divergence"]["ratio"] > result.training["divergence"]["factor"] == 2.0
+    assert len(result.training["loss_trace"]) > 0
+    calm = run_one(config(), workspace)
+    assert calm.status == "ok" and not calm.training["divergence"]["diverged"]
+    assert workspace.store.load(config()).training == calm.training
+
+
 def test_sweep_skips_finished_runs_and_survives_failures(tmp_path, study_data, monkeypatch):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
-    configs = study_from_profile("smoke", "sst2", seeds=[0], selectors="random,bitfit").configs("local")
+    configs = section_study("subset_size", "smoke", "sst2", seeds=[0], selectors="random,bitfit").configs("local")
     executed = []
     real_execute = repro.runs.run.train_and_evaluate
 
