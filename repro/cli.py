@@ -70,7 +70,7 @@ def _sweep(args) -> int:
     configs = grid.configs(workspace.data_source)
     if args.dry_run:  # offline: models and data are checked by the sweep itself, before any training
         check_grid(configs, workspace)
-        plan = plan_sweep(configs, workspace)
+        plan = plan_sweep(configs, workspace, check_data=workspace.data_dir is not None)
         seconds = plan.estimate_seconds()
         estimate = ("unknown: no finished run of the same model and task to time yet" if seconds is None
                     else f"{seconds / 3600:.2f} hours of one {executor.name} worker, from finished runs' median time")

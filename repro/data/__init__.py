@@ -13,7 +13,8 @@ from .hub import (
 )
 from .readers import iob1_to_iob2, read_conll, read_qnli_tsv, read_sst2_tsv, read_trec, read_wikitext
 from .schema import TASKS, RunSplits, SequenceExample, TaskData, TaskSpec, TokenExample, get_task_spec
-from .tasks import DATA_DIR_ENV, load_task, load_wikitext, resolve_data_dir, split_for_run, split_indices, split_qnli_dev
+from .tasks import (DATA_DIR_ENV, load_task, load_wikitext, resolve_data_dir, split_for_run, split_indices,
+                    split_qnli_dev, wikitext_fingerprint)
 
 __all__ = [
     "DATA_DIR_ENV", "IGNORE_INDEX", "TASKS",
@@ -22,5 +23,5 @@ __all__ = [
     "from_hub_wikitext", "get_task_spec", "iob1_to_iob2", "iterate_batches", "load_task",
     "load_task_from_hub", "load_wikitext", "load_wikitext_from_hub", "read_conll", "read_qnli_tsv",
     "read_sst2_tsv", "read_trec", "read_wikitext", "resolve_data_dir", "split_for_run",
-    "split_indices", "split_qnli_dev", "word_predictions",
+    "split_indices", "split_qnli_dev", "wikitext_fingerprint", "word_predictions",
 ]

@@ -29,6 +29,15 @@ def examples_fingerprint(examples: list) -> str:
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
 
+def lines_fingerprint(lines: list[str]) -> str:
+    """sha256 (16 hex digits) of a text's lines in order (WikiText)."""
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:FINGERPRINT_LENGTH]
+
+
 def task_fingerprint(data: "TaskData") -> str:
     """The fingerprint of a task's data: its name, label names, train and test examples."""
     parts = {"task": data.spec.name, "labels": list(data.spec.label_names),

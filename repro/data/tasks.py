@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import readers
+from .fingerprint import lines_fingerprint
 from .hub import load_task_from_hub, load_wikitext_from_hub
 from .schema import RunSplits, TaskData, get_task_spec
 
@@ -163,3 +164,8 @@ def load_wikitext(split: str, data_dir: str | os.PathLike | None = None) -> list
     if folder is None:
         return load_wikitext_from_hub(split)
     return readers.read_wikitext(_require(folder, WIKITEXT_FILES[split]))
+
+
+def wikitext_fingerprint(data_dir: str | os.PathLike | None = None) -> str:
+    """The fingerprint of both WikiText splits (`repro.data.fingerprint.lines_fingerprint`)."""
+    return lines_fingerprint([lines_fingerprint(load_wikitext(split, data_dir)) for split in WIKITEXT_FILES])

@@ -24,7 +24,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from repro.runs.config import RunConfig
-from repro.runs.run import Workspace, score_after_decoder_only_tuning, load_or_train_tuned_weights
+from repro.data import wikitext_fingerprint
+from repro.runs.run import (Workspace, current_fingerprint, load_or_train_tuned_weights,
+                            score_after_decoder_only_tuning)
 from repro.models import load_encoder
 from repro.generality.mlm_probe import MLMProbeConfig, ProbeStore, mlm_precision
 
@@ -74,7 +76,7 @@ def secondary_config(primary: RunConfig, base: RunConfig) -> RunConfig:
 def mlm_score(config: RunConfig | None, model: str, workspace: Workspace, probe: MLMProbeConfig) -> float:
     """MLM-probe precision@1 of a run's tuned encoder (None: the pretrained `model`), stored once."""
     identity = {"subject": PRETRAINED if config is None else config.run_id(), "model": model,
-                "data": workspace.data_source, "probe": probe.to_dict()}
+                "data": wikitext_fingerprint(workspace.data_dir), "probe": probe.to_dict()}
 
     def compute() -> float:
         encoder = load_encoder(model)
@@ -88,7 +90,7 @@ def mlm_score(config: RunConfig | None, model: str, workspace: Workspace, probe:
 
 def decoder_score(config: RunConfig, workspace: Workspace) -> float:
     """`repro.runs.run.score_after_decoder_only_tuning`, stored once per initial decoder."""
-    identity = {"decoder_key": config.decoder_key(), "data": workspace.data_source}
+    identity = {"decoder_key": config.decoder_key(), "data": current_fingerprint(config, workspace)}
     return ProbeStore(workspace.results_dir).get_or_compute(
         "decoder", identity, lambda: score_after_decoder_only_tuning(config, workspace))["value"]
 

@@ -1,4 +1,10 @@
-"""`RunConfig`: everything that determines one run's result; its hash names the result file."""
+"""`RunConfig`: everything that determines one run's result; its hash names the result file.
+
+A run's identity is its config, hashed with `RESULTS_VERSION`, plus the fingerprint of the data
+it read (`repro.data.fingerprint`), which its result records and a sweep checks before reusing
+it (`repro.runs.store`). The torch thread count is a field: CPU kernels sum in a different
+order with more threads, so the same run on 1 and 2 threads gives bitwise different weights.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +20,10 @@ from repro.variants.lora import DEFAULT_RANK
 from repro.variants.registry import check_config, variant_name
 
 DATA_SOURCES = ("local", "hub")
+# Bump when a change to the code alters the numbers a run produces (its metrics or weights):
+# every run id changes with it, so results of the older code are never taken for the new.
+# 2: the thread count joined the config, and diverged runs are judged by the divergence rule.
+RESULTS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,9 @@ class RunConfig:
     training: learning_rate is the L1 run's, and pruning_learning_rate must be None.
     init_from: the run id of a finished run in the same results folder whose tuned encoder this
     run starts from (its theta_0), e.g. a secondary task after a primary one (section 4); None:
-    the pretrained encoder. Left out of `to_dict` when None, so older run ids stay valid.
+    the pretrained encoder. Left out of `to_dict` when None.
+    threads: torch's intra-op threads while the run computes (`repro.runs.run.run_one` sets them,
+    whichever executor runs it), so serial, pool and Slurm runs give identical numbers.
     """
 
     task: str
@@ -63,6 +75,7 @@ class RunConfig:
     pruning_learning_rate: float | None = None
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     init_from: str | None = None
+    threads: int = 1
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -81,6 +94,8 @@ class RunConfig:
             raise ValueError(f"val_size ({self.val_size}) must be >= 1 and max_length ({self.max_length}) >= 8")
         if not math.isfinite(self.max_grad_norm) or self.max_grad_norm <= 0:
             raise ValueError(f"max_grad_norm {self.max_grad_norm!r} must be a positive number")
+        if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 1:
+            raise ValueError(f"threads {self.threads!r} must be a whole number >= 1 (torch threads per run)")
         if self.init_from is not None and not re.fullmatch(r"[0-9a-f]{16}", self.init_from):
             raise ValueError(f"init_from {self.init_from!r} must be a run id (16 hex digits) or None")
         self.schedule()  # validates epochs, batch size, learning rate, warm-up
@@ -106,13 +121,17 @@ class RunConfig:
         return cls(**data)
 
     def run_id(self) -> str:
-        """A stable 16-hex-digit hash of every field."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """A stable 16-hex-digit hash of every field and `RESULTS_VERSION`."""
+        return _hash({**self.to_dict(), "results_version": RESULTS_VERSION})
 
     def decoder_key(self) -> str:
-        """Hash of what the initial decoder depends on (not the selector or learning rate)."""
+        """Hash of what the initial decoder depends on (not the selector or learning rate); the
+        caches keyed by it add the data's fingerprint (`repro.runs.run.cache_key`)."""
         fields = {k: v for k, v in self.to_dict().items()
                   if k in ("task", "seed", "model", "train_size", "val_size", "max_length", "data_source", "decoder",
-                           "init_from")}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+                           "init_from", "threads")}
+        return _hash({**fields, "results_version": RESULTS_VERSION})
+
+
+def _hash(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]

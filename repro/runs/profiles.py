@@ -1,7 +1,9 @@
 """Scale profiles: how big one study is (smoke, cpu, paper), never what it varies.
 
 A profile holds the `Study` settings that size a run: model, epochs, data sizes, batch size,
-Fisher sample counts, default seeds and diff pruning's settings, and the MLM probe's recipe.
+Fisher sample counts, default seeds, diff pruning's settings and torch threads per run (1:
+runs are spread over cores by running several at once, `repro.runs.executors`), and the MLM
+probe's recipe.
 What a section varies (variants, subset sizes, learning-rate grids, tasks) is its grid file,
 `grids/<profile>/<section>.yaml` (`repro.runs.grid_files`).
 """
@@ -11,17 +13,19 @@ PROFILES: dict[str, dict] = {
     # seconds: a tiny random model and a few dozen examples, for tests
     "smoke": dict(model="tiny-random", seeds=(0, 1), epochs=1, train_size=24, val_size=8, max_length=32,
                   batch_size=16, fisher_samples=8, pretrain_fisher_samples=4, pruning_l1=0.01,
-                  pruning_learning_rate=1e-3),
+                  pruning_learning_rate=1e-3, threads=1),
     # minutes on 2 CPU cores
     "cpu": dict(model="minilm-l6", seeds=(0,), epochs=1, train_size=2000, val_size=300, max_length=64,
                 batch_size=16,
                 fisher_samples=256, pretrain_fisher_samples=128,  # CPU: ~6 s and ~3 min (MLM decoder included)
-                pruning_l1=1e-3, pruning_learning_rate=1e-4),  # pilot (book: running): best validation of 1e-4, 1e-3, 1e-2
+                pruning_l1=1e-3, pruning_learning_rate=1e-4,  # pilot (book: running): best validation of 1e-4, 1e-3, 1e-2
+                threads=1),
     # the paper (Table 2): a GPU cluster
     "paper": dict(model="roberta-base", seeds=(0, 1, 2, 3, 4), epochs=4, train_size=None, val_size=1000,
                   max_length=256, batch_size=16,
                   fisher_samples=1024, pretrain_fisher_samples=30508,  # the paper: 30,508 WikiText samples
-                  pruning_l1=0.01, pruning_learning_rate=2e-5),  # not stated by the paper: our choice
+                  pruning_l1=0.01, pruning_learning_rate=2e-5,  # not stated by the paper: our choice
+                  threads=1),
 }
 PAPER_EPOCHS = {"qnli": 2}  # Table 2: QNLI 2 epochs, every other task 4
 

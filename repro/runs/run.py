@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +54,8 @@ class Workspace:
 
 @dataclass(frozen=True)
 class PreparedData:
-    """A task's splits for one seed and their encodings (same order)."""
+    """A task's splits for one seed and their encodings (same order); `fingerprint` is the
+    task data's (`repro.data.fingerprint`)."""
 
     spec: TaskSpec
     splits: RunSplits
@@ -60,13 +63,26 @@ class PreparedData:
     validation: list
     test: list
     pad_token_id: int
+    fingerprint: str
+
+    def cache_key(self, config: RunConfig) -> str:
+        """The key of what is cached per initial decoder (the decoder itself, the downstream
+        Fisher): `config.decoder_key()` and this data's fingerprint."""
+        return hashlib.sha256(f"{config.decoder_key()}-{self.fingerprint}".encode()).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=8)
 def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, train_size: int | None,
                  val_size: int, seed: int, cache_dir: Path | None = None) -> PreparedData:
     """Split and tokenise a task for one seed. Encodings of the whole task are cached on disk
-    under `cache_dir` (and in this process), so a sweep tokenises each task once."""
+    under `cache_dir` (and in this process, per data fingerprint: data changed on disk is
+    prepared again), so a sweep tokenises each task once."""
+    fingerprint = load_task(task, data_dir).fingerprint
+    return _prepare_cached(task, data_dir, fingerprint, model, max_length, train_size, val_size, seed, cache_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _prepare_cached(task: str, data_dir: Path | None, fingerprint: str, model: str, max_length: int,
+                    train_size: int | None, val_size: int, seed: int, cache_dir: Path | None) -> PreparedData:
     data = load_task(task, data_dir)
     tokenizer = load_tokenizer(model)
     train_all, test = encoded_task(data, tokenizer, model, max_length, cache_dir)
@@ -74,7 +90,7 @@ def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, 
     splits = RunSplits(train=[data.train[i] for i in train_index], validation=[data.train[i] for i in val_index],
                        test=data.test)
     return PreparedData(data.spec, splits, [train_all[i] for i in train_index], [train_all[i] for i in val_index],
-                        test, tokenizer.pad_token_id)
+                        test, tokenizer.pad_token_id, data.fingerprint)
 
 
 def _prepare(config: RunConfig, workspace: Workspace) -> PreparedData:
@@ -89,7 +105,7 @@ def _model_with_decoder_first(config: RunConfig, data: PreparedData, workspace: 
     model = build_task_model(config.model, DecoderSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
     if config.init_from is not None:
         load_or_train_tuned_weights(_stored_config(config.init_from, workspace), workspace).load_encoder_into(model.encoder)
-    cache_file = workspace.store.cache_dir / "decoders" / f"{config.decoder_key()}.safetensors"
+    cache_file = workspace.store.cache_dir / "decoders" / f"{data.cache_key(config)}.safetensors"
     decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
                             cache_file=cache_file, device=workspace.device, progress=workspace.progress)
     return model, decoder
@@ -129,7 +145,7 @@ def train_and_evaluate(config: RunConfig, workspace: Workspace) -> RunResult:
     training_record = _training_record(training)
     if training and training.fit.diverged:
         return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
-                         reason=training.fit.reason, training=training_record)
+                         reason=training.fit.reason, training=training_record, data_fingerprint=data.fingerprint)
     evaluation_start = time.perf_counter()
     metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
                                pad_token_id=data.pad_token_id, device=workspace.device)
@@ -139,7 +155,8 @@ def train_and_evaluate(config: RunConfig, workspace: Workspace) -> RunResult:
     variant.finish(model)
     TunedWeights.of(model).save(workspace.store.weights_path(config), initial=theta_0)
     timings["total_s"] = time.perf_counter() - started
-    return RunResult(config, "ok", metrics, timings, selection, training=training_record)
+    return RunResult(config, "ok", metrics, timings, selection, training=training_record,
+                     data_fingerprint=data.fingerprint)
 
 
 def _training_record(training) -> dict:
@@ -191,11 +208,24 @@ def score_after_decoder_only_tuning(config: RunConfig, workspace: Workspace) -> 
                     device=workspace.device)
 
 
-def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
-    """Execute one run and write its result, whatever happens: an exception becomes a
-    `failed` result with the error and traceback, so a sweep goes on with the next run."""
+@contextmanager
+def torch_threads(threads: int):
+    """torch's intra-op thread count set to `threads` inside the block, restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
-        result = train_and_evaluate(config, workspace)
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
+    """Execute one run on `config.threads` torch threads and write its result, whatever
+    happens: an exception becomes a `failed` result with the error and traceback, so a sweep
+    goes on with the next run."""
+    try:
+        with torch_threads(config.threads):
+            result = train_and_evaluate(config, workspace)
     except Exception as error:  # noqa: BLE001 - every failure is recorded, none is lost
         result = RunResult(config, "failed", reason=f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
     result.environment = environment_info()
@@ -204,8 +234,24 @@ def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
 
 
 def run_unless_finished(config: RunConfig, workspace: Workspace) -> RunResult:
-    """The stored result when the run already finished (ok or diverged), else `run_one`."""
+    """The stored result when the run already finished on the data the workspace reads now
+    (`reusable_result`), else `run_one`."""
+    return reusable_result(config, workspace) or run_one(config, workspace)
+
+
+def reusable_result(config: RunConfig, workspace: Workspace, check_data: bool = True) -> RunResult | None:
+    """The stored result of a run that finished (ok or diverged), or None. With `check_data`,
+    a result made from other data than the workspace reads now is quarantined (None)."""
     stored = workspace.store.load(config)
-    if stored is not None and stored.status in FINISHED:
-        return stored
-    return run_one(config, workspace)
+    if stored is None or stored.status not in FINISHED:
+        return None
+    if check_data and stored.data_fingerprint != current_fingerprint(config, workspace):
+        workspace.store.quarantine(config, f"data changed: the result was made from data {stored.data_fingerprint}, "
+                                           f"the data now read is {current_fingerprint(config, workspace)}")
+        return None
+    return stored
+
+
+def current_fingerprint(config: RunConfig, workspace: Workspace) -> str:
+    """The fingerprint of the data `config` would read in `workspace` now."""
+    return load_task(config.task, workspace.data_dir).fingerprint

@@ -1,10 +1,17 @@
-"""Results store: one JSON file per run, named by the config's hash, written atomically."""
+"""Results store: one JSON file per run, named by the config's hash, written atomically.
+
+A result file that cannot be read (empty, truncated, not JSON, a key missing) or that was made
+from other data than the data folder holds now is never used: it is moved to
+`<root>/quarantine/` beside a `.reason` file saying why, a warning names it, and the run is
+computed again.
+"""
 from __future__ import annotations
 
 import json
 import os
 import platform
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +19,8 @@ import pandas as pd
 
 from repro.runs.config import RunConfig
 from repro.files import atomic_target
+
+RESULT_KEYS = ("config", "status", "metrics", "timings", "selection", "reason", "environment")
 
 STATUSES = ("ok", "diverged", "failed")
 FINISHED = ("ok", "diverged")  # a failed run is retried by the next sweep
@@ -21,7 +30,8 @@ FINISHED = ("ok", "diverged")  # a failed run is retried by the next sweep
 class RunResult:
     """What one run produced. `status` is ok, diverged or failed (then `reason` says why).
     `training`: the loss curve (`loss_trace`, 20 points) and the divergence rule's values
-    (`divergence`, repro.training.divergence) of a run that trained."""
+    (`divergence`, repro.training.divergence) of a run that trained. `data_fingerprint`: the
+    fingerprint of the task data it read (None when it failed before reading it)."""
 
     config: RunConfig
     status: str
@@ -31,6 +41,7 @@ class RunResult:
     reason: str | None = None
     environment: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    data_fingerprint: str | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -39,12 +50,18 @@ class RunResult:
     def to_dict(self) -> dict:
         return {"run_id": self.config.run_id(), "config": self.config.to_dict(), "status": self.status,
                 "reason": self.reason, "metrics": self.metrics, "timings": self.timings,
-                "selection": self.selection, "environment": self.environment, "training": self.training}
+                "selection": self.selection, "environment": self.environment, "training": self.training,
+                "data_fingerprint": self.data_fingerprint}
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunResult":
+        """Raises ValueError naming the first missing key."""
+        missing = [key for key in RESULT_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"missing key {missing[0]!r}")
         return cls(RunConfig.from_dict(data["config"]), data["status"], data["metrics"], data["timings"],
-                   data["selection"], data["reason"], data["environment"], data.get("training", {}))
+                   data["selection"], data["reason"], data["environment"], data.get("training", {}),
+                   data.get("data_fingerprint"))
 
 
 def environment_info() -> dict:
@@ -82,10 +99,31 @@ class ResultStore:
         return self.load_by_id(config.run_id())
 
     def load_by_id(self, run_id: str) -> RunResult | None:
+        """The stored result, or None when there is none or its file is damaged (quarantined)."""
         path = self.root / "runs" / f"{run_id}.json"
-        if not path.exists():
+        return self._read(path) if path.exists() else None
+
+    def _read(self, path: Path) -> RunResult | None:
+        try:
+            return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+            self._set_aside(path, f"unreadable result file: {type(error).__name__}: {error}")
             return None
-        return RunResult.from_dict(json.loads(path.read_text()))
+
+    def quarantine(self, config: RunConfig, reason: str) -> None:
+        """Move a run's stored result aside (it is then computed again), saying why."""
+        path = self.path_for(config)
+        if path.exists():
+            self._set_aside(path, reason)
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        folder = self.root / "quarantine"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / path.name
+        os.replace(path, target)
+        with atomic_target(folder / f"{path.name}.reason") as tmp:
+            tmp.write_text(reason + "\n")
+        warnings.warn(f"result file {path} set aside to {target}: {reason}", stacklevel=3)
 
     def is_finished(self, config: RunConfig) -> bool:
         result = self.load(config)
@@ -98,8 +136,9 @@ class ResultStore:
         return path
 
     def results(self) -> list[RunResult]:
-        folder = self.root / "runs"
-        return [RunResult.from_dict(json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+        """Every readable result (damaged files are quarantined and left out)."""
+        read = (self._read(p) for p in sorted((self.root / "runs").glob("*.json")))
+        return [result for result in read if result is not None]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per run: config fields, status, reason, and metrics/timings/selection

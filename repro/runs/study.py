@@ -43,6 +43,7 @@ class Study:
     pretrain_fisher_samples: int = 1024  # N WikiText sequences of the pretraining ones
     pruning_l1: float = 0.01              # diff pruning: L1 coefficient of the full fine-tuning run
     pruning_learning_rate: float = 1e-4   # diff pruning with re-training: that run's learning rate
+    threads: int = 1                      # torch threads of each run (part of its identity)
 
     def __post_init__(self):
         if not self.selectors or not self.seeds:
@@ -80,7 +81,8 @@ class Study:
                                        batch_size=self.batch_size, train_size=self.train_size,
                                        val_size=self.val_size, max_length=self.max_length,
                                        fisher_samples=self.fisher_samples,
-                                       pretrain_fisher_samples=self.pretrain_fisher_samples, data_source=data_source)
+                                       pretrain_fisher_samples=self.pretrain_fisher_samples, data_source=data_source,
+                                       threads=self.threads)
                     runs.setdefault(config.run_id(), config)
         return list(runs.values())
 

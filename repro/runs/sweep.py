@@ -12,9 +12,10 @@ from repro.runs.learning_rate import summarise
 from repro.runs.config import RunConfig
 from repro.data import get_task_spec, load_task
 from repro.runs.executors import ExecutorConfig, dispatch
-from repro.runs.run import Workspace
+from repro.files import remove_stray_temporaries
+from repro.runs.run import Workspace, reusable_result
 from repro.models import check_model_available
-from repro.runs.store import FINISHED, RunResult
+from repro.runs.store import RunResult
 from repro.runs.study import Study
 
 
@@ -86,13 +87,14 @@ def training_steps(config: RunConfig, workspace: Workspace) -> int:
     return math.ceil(examples / config.batch_size) * config.epochs
 
 
-def plan_sweep(configs: list[RunConfig], workspace: Workspace) -> SweepPlan:
-    """Split `configs` into finished and pending runs, with what is known of their cost."""
-    store = workspace.store
+def plan_sweep(configs: list[RunConfig], workspace: Workspace, check_data: bool = True) -> SweepPlan:
+    """Split `configs` into finished and pending runs, with what is known of their cost. With
+    `check_data`, a result made from other data is quarantined and its run is pending
+    (`repro.runs.run.reusable_result`); without it nothing is read from the data folder or hub."""
     finished, pending, timings = [], [], {}
     for config in configs:
-        result = store.load(config)
-        if result is not None and result.status in FINISHED:
+        result = reusable_result(config, workspace, check_data)
+        if result is not None:
             finished.append(config)
             if "total_s" in result.timings:
                 timings.setdefault((config.model, config.task), []).append(result.timings["total_s"])
@@ -109,6 +111,7 @@ def run_sweep(configs: list[RunConfig], workspace: Workspace,
     moment resumes from the results already written."""
     executor = executor if isinstance(executor, ExecutorConfig) else ExecutorConfig(name=executor)
     preflight(configs, workspace)
+    remove_stray_temporaries(workspace.results_dir)
     plan = plan_sweep(configs, workspace)
     failures = 0
     bar = tqdm(total=len(configs), initial=len(plan.finished), desc="runs", disable=not workspace.progress)

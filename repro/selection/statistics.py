@@ -1,11 +1,14 @@
 """Gradient statistics that score-based selectors ask for, computed lazily and cached.
 
-- downstream: the empirical Fisher (paper eq. 2) on the run's training split, through the
-  initial decoder, before any fine-tuning; shared by every variant and learning rate of
-  one (model, task, seed, data, N).
+- downstream: the empirical Fisher (paper eq. 2: the mean over N samples of the squared
+  per-sample gradient) on the run's training split, through the initial decoder, before any
+  fine-tuning; shared by every variant and learning rate of one (model, task, seed, data, N).
 - pretraining: the same with the MLM loss on WikiText (validation split) through an MLM decoder
   fitted on the frozen encoder (`repro.selection.mlm_decoder`); shared by every task of one (model, N, data).
-Both are cached in safetensors under `<cache_dir>/fisher/`; `cost` says what this run paid.
+Means, not sums, so that eq. 3 (`combined`) does not depend on how many samples each side used.
+Both are cached in safetensors under `<cache_dir>/fisher/`, with the N actually used (the
+requested N, or all the data when there is less) in the file's metadata; `cost` records it
+(`stat_downstream_samples`, `stat_pretraining_samples`) and what this run paid.
 - pruning magnitudes: |theta - theta_0| after diff pruning's L1 run, from `pruning_source`
   (a callable giving its `TunedWeights`; it records its own cost).
 """
@@ -19,9 +22,11 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from repro.data import load_wikitext
+from repro.data.fingerprint import lines_fingerprint
 from repro.training.tuned_weights import TunedWeights
 from repro.selection.fisher import empirical_fisher
 from repro.selection.mlm_decoder import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model
@@ -41,19 +46,29 @@ class PretrainingSource:
     mlm: MLMConfig = MLMConfig()
 
     def key(self) -> str:
-        fields = {"model": self.model_name, "data": str(self.data_dir) if self.data_dir else "hub",
-                  "n": self.n_samples, "mlm": asdict(self.mlm), "seed": PRETRAIN_SEED}
+        """Hash of the model, the WikiText text itself (its fingerprint), N and the recipe."""
+        fields = {"model": self.model_name, "data": lines_fingerprint(load_wikitext("validation", self.data_dir)),
+                  "n": self.n_samples, "mlm": asdict(self.mlm), "seed": PRETRAIN_SEED, "statistic": STATISTIC}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _cached(path: Path | None, compute) -> tuple[dict[str, torch.Tensor], bool]:
+STATISTIC = "mean"  # of the squared per-sample gradients; part of every cache key
+
+
+def _cached(path: Path | None, compute) -> tuple[dict[str, torch.Tensor], int, bool]:
+    """(scores, N used, whether they came from the cache): `compute()` gives (scores, N)."""
     if path is not None and path.exists():
-        return load_file(str(path)), True
-    scores = compute()
+        with safe_open(str(path), framework="pt") as handle:
+            return {name: handle.get_tensor(name) for name in handle.keys()}, int(handle.metadata()["n_samples"]), True
+    scores, n = compute()
     if path is not None:
         with atomic_target(path) as tmp:
-            save_file({k: v.contiguous() for k, v in scores.items()}, str(tmp))
-    return scores, False
+            save_file({k: v.contiguous() for k, v in scores.items()}, str(tmp), metadata={"n_samples": str(n)})
+    return scores, n, False
+
+
+def _means(sums: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
+    return {name: s / n for name, s in sums.items()}
 
 
 @dataclass
@@ -77,7 +92,7 @@ class GradientStats:
         return None if self.cache_dir is None else self.cache_dir / "fisher" / f"{name}.safetensors"
 
     def downstream(self) -> dict[str, torch.Tensor]:
-        """Sum over min(N, train size) training samples of squared per-sample gradients."""
+        """Mean over min(N, train size) training samples of squared per-sample gradients."""
         if "downstream" not in self._scores:
             started, n = time.perf_counter(), min(self.n_samples, len(self.encoded_train))
 
@@ -85,22 +100,25 @@ class GradientStats:
                 result = empirical_fisher(self.model, self.encoded_train, pad_token_id=self.pad_token_id,
                                           n_samples=n, device=self.device, progress=self.progress)
                 self.cost["stat_backward_passes"] = self.cost.get("stat_backward_passes", 0) + result.backward_passes
-                return result.scores
+                return _means(result.scores, n), n
 
-            self._scores["downstream"], cached = _cached(self._fisher_file(f"{self.cache_key}-n{self.n_samples}"), compute)
-            self.cost.update(stat_downstream_samples=n, stat_downstream_cached=cached,
+            file = self._fisher_file(f"{self.cache_key}-n{self.n_samples}-{STATISTIC}")
+            self._scores["downstream"], used, cached = _cached(file, compute)
+            self.cost.update(stat_downstream_samples=used, stat_downstream_cached=cached,
                              stat_downstream_seconds=time.perf_counter() - started)
         return self._scores["downstream"]
 
     def pretraining(self) -> dict[str, torch.Tensor]:
-        """Sum over N WikiText sequences of squared per-sample MLM-loss gradients."""
+        """Mean over N WikiText sequences (all of them when fewer) of squared per-sample
+        MLM-loss gradients."""
         if "pretraining" not in self._scores:
             if self.pretraining_source is None:
                 raise ValueError("pretraining statistics need a PretrainingSource (none given)")
             source, started = self.pretraining_source, time.perf_counter()
-            self._scores["pretraining"], cached = _cached(self._fisher_file(f"pretrain-{source.key()}"),
-                                                          lambda: self._pretraining_fisher(source))
-            self.cost.update(stat_pretraining_cached=cached, stat_pretraining_seconds=time.perf_counter() - started)
+            self._scores["pretraining"], used, cached = _cached(self._fisher_file(f"pretrain-{source.key()}"),
+                                                                lambda: self._pretraining_fisher(source))
+            self.cost.update(stat_pretraining_samples=used, stat_pretraining_requested=source.n_samples,
+                             stat_pretraining_cached=cached, stat_pretraining_seconds=time.perf_counter() - started)
         return self._scores["pretraining"]
 
     def pruning_magnitudes(self) -> dict[str, torch.Tensor]:
@@ -122,6 +140,5 @@ class GradientStats:
         n = min(source.n_samples, len(examples))
         result = empirical_fisher(model, examples, pad_token_id=tokenizer.pad_token_id, n_samples=n,
                                   device=self.device, progress=self.progress)
-        self.cost.update(stat_pretraining_samples=n,
-                         stat_backward_passes=self.cost.get("stat_backward_passes", 0) + result.backward_passes)
-        return result.scores
+        self.cost["stat_backward_passes"] = self.cost.get("stat_backward_passes", 0) + result.backward_passes
+        return _means(result.scores, n), n

@@ -36,7 +36,7 @@ class RunContext:
         """The run's gradient statistics (computed when a selector first reads them, cached on disk)."""
         config, workspace = self.config, self.workspace
         return GradientStats(self.model, self.data.train, self.data.pad_token_id, config.fisher_samples,
-                             workspace.store.cache_dir, config.decoder_key(),
+                             workspace.store.cache_dir, self.data.cache_key(config),
                              PretrainingSource(config.model, workspace.data_dir, config.pretrain_fisher_samples),
                              pruning_source, workspace.device, workspace.progress)
 
