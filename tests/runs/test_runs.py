@@ -96,7 +96,7 @@ def test_a_finite_blow_up_at_learning_rate_1e3_is_diverged_with_the_rule_recorde
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     result = run_one(config(learning_rate=1e3, selector=selector, subset_size=subset_size), workspace)
     assert result.status == "diverged" and "first step" in result.reason, result.reason
-    assert result.training["divergence"]["ratio"] > result.training["divergence"]["factor"] == 2.0
+    assert result.training["divergence"]["ratio"] > result.training["divergence"]["factor"] == 1.5
     assert len(result.training["loss_trace"]) > 0
     calm = run_one(config(), workspace)
     assert calm.status == "ok" and not calm.training["divergence"]["diverged"]
