@@ -22,7 +22,8 @@ from repro.variants.registry import check_config, variant_name
 DATA_SOURCES = ("local", "hub")
 # Bump when a change to the code alters the numbers a run produces (its metrics or weights):
 # every run id changes with it, so results of the older code are never taken for the new.
-# 2: the thread count joined the config, and diverged runs are judged by the divergence rule.
+# 2: the thread count joined the config, diverged runs are judged by the divergence rule, and the
+# gradient statistics are means (eq. 2), which changes what `combined` selects.
 RESULTS_VERSION = 2
 
 

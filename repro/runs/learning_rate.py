@@ -11,8 +11,9 @@ CELL = ["model", "task", "selector", "subset_size"]
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, task, selector, subset size) of `ResultStore.to_frame()`.
 
-    The learning rate is the one with the best mean validation score over its `ok` seeds;
-    diverged and failed runs never win, but their rates still belong to the grid. `at_edge`
+    The learning rate is the one with the best mean validation score over its `ok` seeds,
+    among the rates at which no seed diverged (a rate is never chosen on the survivors); failed
+    runs never count, but their rates still belong to the grid. `at_edge`
     is True when the choice is the smallest or largest rate tried (a one-value grid is
     always at the edge: the choice was not tested). Test scores at that rate give
     test_mean, test_std (ddof=1, NaN for one seed) and n_seeds. `fraction` is the realised
@@ -32,6 +33,8 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
                    grid=grid, n_diverged=int((cell["status"] == "diverged").sum()),
                    n_failed=int((cell["status"] == "failed").sum()),
                    learning_rate=np.nan, val_mean=np.nan, at_edge=False, test_mean=np.nan, test_std=np.nan, n_seeds=0)
+        unstable = set(cell.loc[cell["status"] == "diverged", "learning_rate"])
+        ok = ok[~ok["learning_rate"].isin(unstable)]
         if not ok.empty:
             means = ok.groupby("learning_rate")["metric_validation"].mean()
             best = float(means.idxmax())
@@ -42,15 +45,6 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
         row["subset_size"] = np.nan if row["subset_size"] == -1.0 else row["subset_size"]  # NaN: the default size
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def format_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
-    """'0.9123 ± 0.0012 (n=5)'; one seed shows no spread: '0.9123 (n=1)'."""
-    if np.isnan(mean):
-        return "n/a"
-    if np.isnan(std):
-        return f"{mean:.{digits}f} (n={n})"
-    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"
 
 
 def chosen_runs(summary: pd.DataFrame, configs: list) -> list:
@@ -70,26 +64,3 @@ def chosen_configs(summary: pd.DataFrame, configs: list, seed: int) -> dict[str,
     """Per variant of `summary` (one task), the RunConfig of `seed` at its chosen learning rate
     and subset size (`chosen_runs`); variants without a chosen rate are left out."""
     return {config.variant: config for config in chosen_runs(summary, configs) if config.seed == seed}
-
-
-SELECTION_COSTS = {
-    "sel_k": "k", "sel_seconds": "selection s", "sel_stat_downstream_samples": "downstream N",
-    "sel_stat_downstream_seconds": "downstream Fisher s", "sel_stat_pretraining_samples": "pretraining N",
-    "sel_stat_pretraining_seconds": "pretraining Fisher s (incl. MLM decoder)", "sel_stat_backward_passes": "backward passes",
-    "sel_stat_pruning_steps": "L1 run steps", "sel_stat_pruning_seconds": "L1 run training s",
-    "time_train_s": "training s",
-}
-
-
-def selection_costs(frame: pd.DataFrame, by: tuple[str, ...] = ("selector",)) -> pd.DataFrame:
-    """What selecting and training cost, per group of `ok` runs (`ResultStore.to_frame()` rows):
-    the largest value of each recorded cost, i.e. a first computation rather than a cache hit
-    (statistics and diff pruning's L1 run are computed once and reused). Columns named as in
-    `SELECTION_COSTS`; NaN where a variant needs no such step."""
-    ok = frame[frame["status"] == "ok"]
-    present = [column for column in SELECTION_COSTS if column in ok]
-    if ok.empty or not present:
-        return pd.DataFrame()
-    costs = ok.groupby(list(by))[present].max().rename(columns=SELECTION_COSTS)
-    costs.index.names = ["variant" if name == "selector" else name for name in by]
-    return costs

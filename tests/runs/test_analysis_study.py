@@ -53,6 +53,17 @@ def test_diverged_and_failed_runs_never_win_but_count():
     assert (row["n_diverged"], row["n_failed"], row["n_seeds"]) == (1, 1, 1) and math.isnan(row["test_std"])
 
 
+def test_a_rate_where_any_seed_diverged_is_not_chosen_on_its_survivors():
+    summary = summarise(frame([
+        dict(learning_rate=1e-3, seed=0, metric_validation=0.6, metric_test=0.6),
+        dict(learning_rate=1e-3, seed=1, metric_validation=0.6, metric_test=0.6),
+        dict(learning_rate=1e-2, seed=0, metric_validation=0.9, metric_test=0.9),
+        dict(learning_rate=1e-2, seed=1, status="diverged", metric_validation=None, metric_test=None),
+    ]))
+    row = summary.iloc[0]
+    assert row["learning_rate"] == 1e-3 and row["n_seeds"] == 2 and row["n_diverged"] == 1
+
+
 def test_cells_are_per_selector_and_size():
     rows = [dict(learning_rate=1e-2, seed=0, metric_validation=0.5, metric_test=0.5, subset_size=s) for s in (0.01, 0.1)]
     rows.append(dict(learning_rate=1e-3, seed=0, metric_validation=0.5, metric_test=0.5, selector="bitfit",
