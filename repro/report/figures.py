@@ -5,9 +5,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from repro.data import get_task_spec
+
 MARKERS = {"random": "o", "bitfit": "s", "full": "D", "largest_downstream_sqgrad": "P",
            "largest_pretrain_sqgrad": "X", "combined": "*", "lora": "v", "diff_pruning": "h",
            "diff_pruning_no_retrain": "H"}
+
+METRIC_LABELS = {"accuracy": "accuracy", "entity_f1": "entity F1"}
+
+
+def metric_label(task: str) -> str:
+    """How a task's test score is named on an axis: "accuracy" or "entity F1" (CoNLL)."""
+    return METRIC_LABELS[get_task_spec(task).metric]
 
 
 def plot_score_vs_subset_size(summary: pd.DataFrame, *, metric: str, title: str, ax=None):
@@ -35,26 +44,6 @@ def plot_score_vs_subset_size(summary: pd.DataFrame, *, metric: str, title: str,
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
     return ax.figure
-
-
-def results_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary as the book shows it: one row per selector and size, formatted."""
-    from repro.runs.learning_rate import format_mean_std
-    from repro.runs.grid_extension import at_cap
-
-    summary = summary.sort_values(["selector", "fraction"])
-    table = pd.DataFrame({
-        "selector": summary["selector"],
-        "subset size": summary["fraction"].map(lambda f: f"{f:.2e}" if np.isfinite(f) else "n/a"),
-        "test score": [format_mean_std(m, s, n) for m, s, n in zip(summary["test_mean"], summary["test_std"], summary["n_seeds"])],
-        "validation": summary["val_mean"].map(lambda v: f"{v:.4f}"),
-        "learning rate": summary["learning_rate"].map(lambda v: f"{v:g}"),
-        "grid": summary["grid"].map(lambda g: ", ".join(f"{v:g}" for v in g)),
-        "at edge": [("yes (cap)" if capped else "yes") if edge else ""
-                    for edge, capped in zip(summary["at_edge"], at_cap(summary))],
-        "diverged/failed": [f"{d}/{f}" for d, f in zip(summary["n_diverged"], summary["n_failed"])],
-    })
-    return table.set_index("selector")
 
 
 def plot_selected_learning_rates(frame: pd.DataFrame, summary: pd.DataFrame, variants: list[str] | None = None):

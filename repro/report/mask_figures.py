@@ -12,6 +12,7 @@ import torch
 from repro.report.mask_budget import budget_table, jaccard
 from repro.selection.selectors import Mask
 
+ALL_PARAMETERS = "(all parameters)"  # the row of every entry: where a uniformly random mask lies
 GROUPS = ("embeddings", "attention weights", "feed-forward weights", "LayerNorm", "attention/feed-forward biases",
           "other")
 
@@ -50,12 +51,19 @@ def budget_by_layer(mask: Mask) -> pd.Series:
     return shares.reindex(_layer_order(shares.index))
 
 
+def budget_shares(masks: dict[str, Mask]) -> pd.DataFrame:
+    """One row per variant (`budget_by_group` of its mask), then a row "(all parameters)": the
+    groups' share of all entries, what a uniformly random mask gets."""
+    frame = pd.DataFrame({variant: budget_by_group(mask) for variant, mask in masks.items()}).T
+    frame.loc[ALL_PARAMETERS] = parameter_shares(next(iter(masks.values())))
+    return frame
+
+
 def plot_budget_shares(masks: dict[str, Mask], ax=None):
     """Stacked bars: per variant, the share of its mask in each group; a first bar shows the
     groups' share of all parameters (what a random mask gets). Returns the figure."""
-    first = next(iter(masks.values()))
-    rows = {"(all parameters)": parameter_shares(first), **{v: budget_by_group(m) for v, m in masks.items()}}
-    frame = pd.DataFrame(rows).T
+    shares = budget_shares(masks)
+    frame = shares.loc[[ALL_PARAMETERS] + list(masks)]
     frame = frame.loc[:, frame.sum() > 0]
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.45 * len(frame) + 1.6))
@@ -78,7 +86,7 @@ def plot_layer_shares(masks: dict[str, Mask], ax=None):
         _, ax = plt.subplots(figsize=(7, 4))
     first = next(iter(masks.values()))
     reference = budget_by_layer({name: torch.ones_like(m) for name, m in first.items()})
-    ax.plot(reference.index, reference.to_numpy(), color="grey", linestyle="--", label="(all parameters)")
+    ax.plot(reference.index, reference.to_numpy(), color="grey", linestyle="--", label=ALL_PARAMETERS)
     for variant, mask in masks.items():
         shares = budget_by_layer(mask).reindex(reference.index, fill_value=0.0)
         ax.plot(shares.index, shares.to_numpy(), marker="o", label=variant)

@@ -30,6 +30,9 @@ def test_subset_size_notebook_smoke(tmp_path, study_data):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the figure
     assert len(list((tmp_path / "results" / "runs").glob("*.json"))) == 16  # the smoke grid
+    footer = str(outputs[-1]["data"]["text/markdown"])
+    assert footer.startswith("This page ran profile **smoke**: 16 runs of tiny-random on sst2, 2 seed(s); 16 ok")
+    assert "0 of them reused" in footer
 
 
 def test_subset_size_notebook_extends_edges(tmp_path, study_data):
@@ -89,7 +92,7 @@ def test_lora_rank_notebook_smoke(tmp_path, study_data):
     outputs = run_smoke("06_lora_rank.ipynb", tmp_path, study_data, secondary_tasks="conll03", train_size=16,
                         seeds="0", ranks="1,4")
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 1  # Fig. 6
-    assert "share (paper)" in html_of(outputs)
+    assert "share: paper" in html_of(outputs)
 
 
 def test_regularization_notebook_smoke(tmp_path, study_data):

@@ -1,0 +1,219 @@
+"""What every book page shows around its results: the settings it ran with, the data notes,
+and a closing line that says what ran, how it ended, how long it took and where.
+
+A page starts with `Page.start` right after its parameters; the start records which result files
+the results folder already held, so the closing line calls reused only runs whose result was
+there before and was not rewritten (a failed run is retried, so it is not reused).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+from repro.data import load_task
+from repro.generality.mlm_probe import MLMProbeConfig
+from repro.runs.config import RunConfig
+from repro.runs.executors import ExecutorConfig, executor_config
+from repro.runs.grid_extension import LR_CAP
+from repro.runs.grid_files import Grid, section_grid
+from repro.runs.run import Workspace
+from repro.runs.store import STATUSES
+from repro.runs.study import Study, as_list
+from repro.variants.registry import variant_fields, variant_named
+
+NEEDS_DOWNSTREAM = {"largest_downstream_sqgrad", "combined"}  # selectors that read the downstream Fisher
+NEEDS_PRETRAINING = {"largest_pretrain_sqgrad", "combined"}  # ... and the pretraining one
+OWNED_ROWS = {"pruning_l1": "diff pruning: L1 coefficient of its full fine-tuning run",
+              "pruning_learning_rate": "diff pruning (with re-training): that run's learning rate"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One execution of a book page: its section's grid (`repro.runs.grid_files`; None for a
+    page without one), workspace and executor, when it started, and the result files the results
+    folder held then (`existing`: run id -> modification time)."""
+
+    grid: Grid | None
+    workspace: Workspace
+    executor: ExecutorConfig
+    started: float
+    existing: Mapping[str, int]
+
+    @classmethod
+    def start(cls, section: str | None, profile: str | None, results_dir, data_dir=None, executor: str = "serial",
+              **executor_settings) -> "Page":
+        """Read the section's grid for `profile` (`section_grid`), open the workspace
+        (`Workspace.create`), build the executor (`executor_config`: Slurm's resources default to
+        the profile's; settings given as None keep theirs) and note the time and the results
+        already stored. ValueError for an unknown section, profile or executor setting."""
+        grid = section_grid(section, profile) if section is not None else None
+        runner = executor_config(executor, profile or "cpu", **executor_settings)
+        workspace = Workspace.create(results_dir, data_dir)
+        return cls(grid, workspace, runner, time.perf_counter(), stored_runs(workspace))
+
+    @property
+    def profile(self) -> str | None:
+        return None if self.grid is None else self.grid.profile
+
+    def tasks(self, given=None) -> list[str]:
+        """The page's tasks: `given` (a list or a papermill string "sst2,trec6"), else the grid's."""
+        return list(self.grid.tasks) if given is None else [str(t) for t in as_list(given, "tasks")]
+
+    def secondary_tasks(self, given=None) -> list[str]:
+        """Section 4's secondary tasks: `given` (a list or a papermill string), else the grid's."""
+        return list(self.grid.secondary_tasks) if given is None else [str(t) for t in as_list(given, "secondary_tasks")]
+
+    def extend_edges(self, given: bool | None = None) -> bool:
+        """Whether to apply the paper's edge rule: `given`, else the grid's `extend_edges`."""
+        return self.grid.extend_edges if given is None else bool(given)
+
+    def studies(self, tasks: Iterable[str], **overrides) -> dict[str, Study]:
+        """Per task, the grid's study with the overrides that are not None (`Grid.study`)."""
+        return {task: self.grid.study(task, **overrides) for task in tasks}
+
+    def settings(self, studies: Study | Mapping[str, Study], *, extend_edges: bool, secondary_tasks=None,
+                 probe: MLMProbeConfig | None = None, extra: Mapping[str, object] | None = None):
+        """The settings table of `studies` (one Study, or one per task), with section 4's
+        secondary tasks and MLM probe when given; `extra` rows come before the executor. Returns
+        a pandas Styler (long values are not cut; `.data` is the frame)."""
+        rows = settings_rows(self, as_studies(studies), extend_edges)
+        if secondary_tasks is not None:
+            rows["secondary tasks"] = ", ".join(secondary_tasks)
+            rows["secondary learning rate"] = "full fine-tuning's, chosen once on the pretrained encoder per task"
+        if probe is not None:
+            rows["MLM probe"] = probe_setting(probe)
+        rows.update(extra or {})
+        rows.update({"executor": self.executor.describe(), "device": self.workspace.device})
+        return pd.Series(rows, name="setting", dtype=object).to_frame().style
+
+    def data_notes(self, tasks: Iterable[str]) -> str:
+        """Markdown: every data note of `tasks` (what was substituted or changed), "" when none."""
+        return "\n\n".join(f"**Data note ({task}).** {note}" for task in dict.fromkeys(tasks)
+                           for note in load_task(task, self.workspace.data_dir).notes)
+
+    def runs(self, configs: Iterable[RunConfig]) -> pd.DataFrame:
+        """The stored rows (`ResultStore.to_frame`) of `configs`."""
+        frame = self.workspace.store.to_frame()
+        return frame[frame["run_id"].isin({c.run_id() for c in configs})] if not frame.empty else frame
+
+    def footer(self, *used, note: str = "") -> str:
+        """Markdown: the closing provenance line. The page's runs are those named in `used`
+        (lists of RunConfig, {task: {seed: RunConfig}} base runs, or frames with a `run_id` and
+        maybe a `secondary_run_id` column) and every run written since the page started;
+        reused are the named ones whose result was stored before it started and not rewritten
+        since. `note` ends the line."""
+        named = set().union(*(run_ids(item) for item in used)) if used else set()
+        stored = stored_runs(self.workspace)
+        reused = {run_id for run_id in named if run_id in self.existing and stored.get(run_id) == self.existing[run_id]}
+        written = {run_id for run_id, mtime in stored.items() if self.existing.get(run_id) != mtime}
+        mine = sorted((named & stored.keys()) | written)
+        return provenance(self, [self.workspace.store.load_by_id(run_id) for run_id in mine], reused=len(reused),
+                          note=note)
+
+
+def stored_runs(workspace: Workspace) -> dict[str, int]:
+    """Run id -> modification time (ns) of every result file in the workspace's results folder."""
+    return {path.stem: path.stat().st_mtime_ns for path in (workspace.results_dir / "runs").glob("*.json")}
+
+
+def run_ids(item) -> set[str]:
+    """Run ids named by a list of RunConfig, a {task: {seed: RunConfig}} mapping, or a frame
+    with `run_id` (and `secondary_run_id`) columns."""
+    if isinstance(item, pd.DataFrame):
+        columns = [c for c in ("run_id", "secondary_run_id") if c in item]
+        return {value for c in columns for value in item[c].dropna()}
+    if isinstance(item, Mapping):
+        return {config.run_id() for per_seed in item.values() for config in per_seed.values()}
+    return {config.run_id() for config in item}
+
+
+def provenance(page: Page, results: list, *, reused: int, note: str = "") -> str:
+    """The closing line from the page's stored results (`RunResult`s)."""
+    minutes = (time.perf_counter() - page.started) / 60
+    line = "This page ran" + (f" profile **{page.profile}**" if page.profile else "") + ": "
+    if results:
+        models = ", ".join(sorted({r.config.model for r in results}))
+        tasks = ", ".join(sorted({r.config.task for r in results}))
+        line += (f"{len(results)} runs of {models} on {tasks}, {len(sorted({r.config.seed for r in results}))} "
+                 "seed(s); " + ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in STATUSES)
+                 + f"; {reused} of them reused from the results folder; ")
+    else:
+        line += "no runs; "
+    line += f"{minutes:.1f} minutes on {page.workspace.device}."
+    return f"{line} {note}" if note else line
+
+
+def as_studies(studies: Study | Mapping[str, Study]) -> dict[str, Study]:
+    return {studies.task: studies} if isinstance(studies, Study) else dict(studies)
+
+
+def per_study(studies: dict[str, Study], value) -> object:
+    """`value(study)` when every study agrees, else "task: value; ..."."""
+    values = {task: value(study) for task, study in studies.items()}
+    distinct = set(map(str, values.values()))
+    return next(iter(values.values())) if len(distinct) == 1 else "; ".join(f"{t}: {v}" for t, v in values.items())
+
+
+def subset_sizes(study: Study) -> str:
+    """The sizes of the variants that take one, and which variants have their own."""
+    fixed = [v for v in study.selectors if variant_named(v).fixed_size]
+    parts = []
+    if len(fixed) < len(study.selectors):
+        parts.append(", ".join("BitFit's share" if s is None else f"{s:g}" for s in study.subset_sizes))
+    if fixed:
+        parts.append(f"{', '.join(fixed)}: their own size")
+    return "; ".join(parts)
+
+
+def rate_grids(study: Study) -> str:
+    """The grids of the study's variants (and of the selectors they penalise), "key: values; ..."."""
+    names = set(study.selectors) | {variant_fields(v)["selector"] for v in study.selectors}
+    return "; ".join(f"{key}: {', '.join(f'{v:g}' for v in grid)}" for key, grid in study.learning_rates.items()
+                     if key.split("@")[0] in names)
+
+
+def probe_setting(probe: MLMProbeConfig) -> str:
+    """The MLM probe's sizes and recipe in one line."""
+    return (f"train on {probe.train_sequences or 'all'} WikiText-2 validation sequences, score on "
+            f"{probe.test_sequences or 'all'} test sequences of {probe.recipe.max_length} tokens; "
+            f"{probe.recipe.epochs} epochs, lr {probe.recipe.learning_rate:g}, batch {probe.recipe.batch_size}")
+
+
+def rate_choice(studies: dict[str, Study]) -> str:
+    """How the learning rate of a cell is chosen: on validation, or not at all (one-value grids)."""
+    if all(len(s.rates_for(v, size)) == 1 for s in studies.values() for v, size in s.cells()):
+        return "one rate per cell, not tuned (rate_grid 'middle': the middle of each grid)"
+    return "chosen on validation per cell, from the grids below"
+
+
+def settings_rows(page: Page, studies: dict[str, Study], extend_edges: bool) -> dict[str, object]:
+    """The settings every page states about its studies, in order."""
+    data = {task: load_task(task, page.workspace.data_dir) for task in studies}
+    first = next(iter(studies.values()))
+    selectors = {variant_fields(v)["selector"] for v in first.selectors}
+    rows = {"profile": page.profile, "model": per_study(studies, lambda s: s.model),
+            "tasks": ", ".join(f"{task} (test: {d.spec.test_split})" for task, d in data.items()),
+            "data": ", ".join(dict.fromkeys(d.source for d in data.values())),
+            "variants": per_study(studies, lambda s: ", ".join(s.selectors)),
+            "subset sizes": per_study(studies, subset_sizes),
+            "learning rates": rate_choice(studies),
+            "learning-rate grids": per_study(studies, rate_grids),
+            "extend edges": f"{extend_edges} (the paper's rule, capped at {LR_CAP:g})",
+            "seeds": per_study(studies, lambda s: ", ".join(map(str, s.seeds))),
+            "epochs": per_study(studies, lambda s: s.epochs),
+            "training examples": per_study(studies, lambda s: "all" if s.train_size is None else s.train_size),
+            "validation examples (carved from train)": per_study(studies, lambda s: s.val_size),
+            "max length": per_study(studies, lambda s: s.max_length)}
+    if selectors & NEEDS_DOWNSTREAM:
+        rows["downstream Fisher N"] = per_study(studies, lambda s: s.fisher_samples)
+    if selectors & NEEDS_PRETRAINING:
+        rows["pretraining Fisher N (WikiText-2 sequences)"] = per_study(studies, lambda s: s.pretrain_fisher_samples)
+    owned = {field for v in first.selectors for field in variant_named(v).owned_fields}
+    for field, label in OWNED_ROWS.items():
+        if field in owned:
+            rows[label] = per_study(studies, lambda s: f"{getattr(s, field):g}")
+    rows["runs"] = sum(len(s.configs(page.workspace.data_source)) for s in studies.values())
+    return rows
