@@ -3,19 +3,25 @@
 - serial: one run after another in this process (default; per-run progress bars).
 - local: a pool of `workers` processes with `threads_per_worker` torch threads each, so the
   machine's cores are shared, not oversubscribed.
-- slurm: a submitit job array (one GPU per job by default, a cap on jobs running at once, a
-  time limit); a preempted or timed-out job is requeued and restarts its run from the start,
-  and a run whose result is already finished is never redone.
+- slurm: a submitit job array (CPUs, memory and GPUs per job as the profile needs, a cap on
+  jobs running at once, a time limit), checked against the partition before it is submitted and
+  followed through squeue (`repro.runs.slurm`); a preempted, timed-out or requeued job restarts
+  its run from the start, a run whose result is already finished is never redone, and a job that
+  ends without a result (cancelled, failed) leaves its run failed, for the next sweep to retry.
 """
 from __future__ import annotations
 
 import multiprocessing
+import shutil
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
+from repro.runs import slurm
 from repro.runs.config import RunConfig
+from repro.runs.profiles import SLURM_RESOURCES, check_profile
 from repro.runs.run import Workspace, run_one, run_unless_finished
 from repro.runs.store import FINISHED, RunResult
 
@@ -30,21 +36,53 @@ class ExecutorConfig:
     workers: int = 2                 # local: processes; 2 x 1 thread tied 1 x 2 on a quiet 2-core machine and
                                      # degraded less under load (benchmarks/throughput.py)
     threads_per_worker: int = 1      # local: torch threads in each
-    slurm_partition: str | None = None
+    slurm_partition: str | None = None  # slurm: partition; None: the cluster's default
     array_parallelism: int = 32      # slurm: jobs of the array running at once
-    gpus_per_job: int = 1
-    cpus_per_job: int = 8
-    mem_gb: int = 32
+    # slurm, per job: the cpu profile's resources unless given (`executor_config`: any profile's);
+    # gpus_per_job 0 on a cluster without GPUs
+    cpus_per_job: int = SLURM_RESOURCES["cpu"]["cpus_per_job"]
+    mem_gb: int = SLURM_RESOURCES["cpu"]["mem_gb"]
+    gpus_per_job: int = SLURM_RESOURCES["cpu"]["gpus_per_job"]
     timeout_min: int = 240
-    cluster: str | None = None       # submitit cluster: None = Slurm when present; "local"/"debug" for tests
+    cluster: str | None = None       # submitit cluster: None = Slurm; "local"/"debug" (no Slurm) for tests
     log_folder: str | None = None    # submitit logs; None = <results_dir>/slurm
 
     def __post_init__(self):
         if self.name not in EXECUTORS:
             raise ValueError(f"unknown executor {self.name!r}; available: {EXECUTORS}")
-        for field_name in ("workers", "threads_per_worker", "array_parallelism", "cpus_per_job", "timeout_min"):
-            if getattr(self, field_name) < 1:
-                raise ValueError(f"{field_name} must be >= 1, got {getattr(self, field_name)}")
+        for field_name in ("workers", "threads_per_worker", "array_parallelism", "cpus_per_job", "mem_gb",
+                           "timeout_min", "gpus_per_job"):
+            value, least = getattr(self, field_name), 0 if field_name == "gpus_per_job" else 1
+            if not isinstance(value, int):
+                raise ValueError(f"{field_name} must be a whole number, got {value!r}")
+            if value < least:
+                raise ValueError(f"{field_name} must be >= {least}, got {value}")
+
+    def describe(self) -> str:
+        """E.g. "slurm: partition debug, 1 CPU, 2 GB, 0 GPUs, 240 min per job, 32 at once"."""
+        if self.name == "local":
+            return f"local: {self.workers} processes x {self.threads_per_worker} threads"
+        if self.name == "slurm":
+            return (f"slurm: partition {self.slurm_partition or '(default)'}, {self.request().describe()} per job, "
+                    f"{self.array_parallelism} at once")
+        return self.name
+
+    def request(self) -> slurm.JobRequest:
+        return slurm.JobRequest(self.slurm_partition, self.cpus_per_job, self.mem_gb, self.gpus_per_job,
+                                self.timeout_min)
+
+
+def executor_config(name: str = "serial", profile: str = "cpu", **settings) -> ExecutorConfig:
+    """The executor for runs of `profile`, as notebooks and the command line build it: Slurm's
+    cpus_per_job, mem_gb and gpus_per_job default to the profile's (`repro.runs.profiles.
+    SLURM_RESOURCES`); any other ExecutorConfig field may be given; None means the default."""
+    check_profile(profile)
+    allowed = {f.name for f in fields(ExecutorConfig)} - {"name"}
+    unknown = set(settings) - allowed
+    if unknown:
+        raise ValueError(f"unknown executor settings {sorted(unknown)}; allowed: {sorted(allowed)}")
+    given = {key: value for key, value in settings.items() if value is not None}
+    return ExecutorConfig(name=name, **{**SLURM_RESOURCES[profile], **given})
 
 
 OnResult = Callable[[RunResult], None]
@@ -82,12 +120,17 @@ def _outcome(get_result: Callable[[], RunResult], config: RunConfig, workspace: 
     try:
         return get_result()
     except Exception as error:  # noqa: BLE001 - the worker itself died (killed, out of memory, ...)
-        stored = workspace.store.load(config)
-        if stored is not None and stored.status in FINISHED:
-            return stored
-        result = RunResult(config, "failed", reason=f"the worker running it died: {type(error).__name__}: {error}")
-        workspace.store.write(result)
-        return result
+        return _failed(config, workspace, f"the worker running it died: {type(error).__name__}: {error}")
+
+
+def _failed(config: RunConfig, workspace: Workspace, reason: str) -> RunResult:
+    """A failure recorded for the next sweep to retry, unless the run finished after all."""
+    stored = workspace.store.load(config)
+    if stored is not None and stored.status in FINISHED:
+        return stored
+    result = RunResult(config, "failed", reason=reason)
+    workspace.store.write(result)
+    return result
 
 
 class SlurmRun:
@@ -106,15 +149,50 @@ class SlurmRun:
 
 
 def _run_slurm(pending, workspace, executor, on_result) -> None:
+    """A job array of `pending`; on Slurm itself (cluster None or "slurm") the request is checked
+    against the partition first and the array followed through squeue."""
+    if not pending:
+        return
     import submitit
 
+    on_slurm = executor.cluster in (None, "slurm")
+    if on_slurm:
+        if shutil.which("sbatch") is None:
+            raise ValueError("executor 'slurm' needs Slurm's sbatch on PATH and found none; for a one-machine "
+                             "cluster: bash scripts/slurm_local.sh start")
+        partition = slurm.check_request(executor.request(), *slurm.read_cluster())
     folder = Path(executor.log_folder) if executor.log_folder else workspace.results_dir / "slurm"
-    submitter = submitit.AutoExecutor(folder=folder, cluster=executor.cluster)
-    submitter.update_parameters(timeout_min=executor.timeout_min, gpus_per_node=executor.gpus_per_job,
-                                cpus_per_task=executor.cpus_per_job, mem_gb=executor.mem_gb,
-                                slurm_array_parallelism=executor.array_parallelism,
-                                slurm_partition=executor.slurm_partition)
+    submitter = submitit.AutoExecutor(folder=folder, cluster="slurm" if on_slurm else executor.cluster)
+    gpus = {"gpus_per_node": executor.gpus_per_job} if executor.gpus_per_job else {}
+    submitter.update_parameters(timeout_min=executor.timeout_min, cpus_per_task=executor.cpus_per_job,
+                                mem_gb=executor.mem_gb, slurm_array_parallelism=executor.array_parallelism,
+                                slurm_partition=executor.slurm_partition, **gpus)
     jobs = submitter.map_array(SlurmRun(workspace), [config.to_dict() for config in pending])
-    by_job = {job.job_id: config for job, config in zip(jobs, pending)}
-    for job in submitit.helpers.as_completed(jobs):
-        on_result(_outcome(job.result, by_job[job.job_id], workspace))
+    by_id = {job.job_id: (job, config) for job, config in zip(jobs, pending)}
+    if not on_slurm:
+        for job in submitit.helpers.as_completed(jobs):
+            on_result(_outcome(job.result, by_id[job.job_id][1], workspace))
+        return
+    array_id = jobs[0].job_id.split("_")[0]
+    slurm.report(f"array {array_id}: {len(jobs)} jobs on partition {partition.name}, each "
+                 f"{executor.request().describe()}, {executor.array_parallelism} at once; logs in {folder}")
+    ended: Counter[str] = Counter()  # runs recorded failed, by the final state of their job
+    for task, state in slurm.follow_array(array_id, list(by_id), lambda t: by_id[t][0].paths.result_pickle.exists()):
+        job, config = by_id[task]
+        if state is None:
+            on_result(_outcome(job.result, config, workspace))
+            continue
+        result = _failed(config, workspace, f"slurm job {task} ended {state} without a result; the next sweep "
+                                            f"runs it again{_last_line(job.stderr())}")
+        if result.status == "failed":  # not when the run's own result was stored before its job ended
+            ended[state] += 1
+        on_result(result)
+    if ended:
+        slurm.report(f"array {array_id}: {sum(ended.values())} job(s) ended without a result "
+                     f"({', '.join(f'{state} {n}' for state, n in ended.most_common())}); their runs are "
+                     f"recorded as failed and the next sweep runs them again")
+
+
+def _last_line(log: str | None) -> str:
+    lines = [line.strip() for line in (log or "").splitlines() if line.strip()]
+    return f" (its log ends: {lines[-1][:200]})" if lines else ""

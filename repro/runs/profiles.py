@@ -32,7 +32,8 @@ PAPER_EPOCHS = {"qnli": 2}  # Table 2: QNLI 2 epochs, every other task 4
 # The MLM probe's recipe (`repro.selection.mlm_decoder.MLMConfig` fields) where it differs from Table 5
 PROBE_RECIPES: dict[str, dict] = {"smoke": dict(epochs=1, max_length=32), "cpu": {}, "paper": {}}
 
-# What one Slurm job (one run) asks for (`repro.runs.executors.ExecutorConfig`); GPUs 0 on a CPU cluster
+# What one Slurm job (one run) asks for (`repro.runs.executors.ExecutorConfig`); GPUs 0 on a CPU cluster.
+# Peak memory of one run on a CPU: smoke 0.5 GB, cpu 1.5 GB (random on SST-2)
 SLURM_RESOURCES: dict[str, dict] = {
     "smoke": dict(cpus_per_job=1, mem_gb=2, gpus_per_job=0),
     "cpu": dict(cpus_per_job=2, mem_gb=4, gpus_per_job=0),
