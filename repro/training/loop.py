@@ -56,7 +56,6 @@ class FitResult:
     final_loss: float
     diverged: bool
     seconds: float
-    epoch_losses: tuple[float, ...]
     step_losses: tuple[float, ...] = ()
     reason: str | None = None
     divergence: dict | None = None
@@ -84,33 +83,29 @@ def fit(
     (batches are made lazily, epoch by epoch); stops at the first non-finite loss or gradient,
     and judges the finished run by `divergence`; either way the run is reported as diverged."""
     total = steps_per_epoch * schedule.epochs
-    start, step, losses, trace, last = time.perf_counter(), 0, [], [], float("nan")
+    start, step, losses, last = time.perf_counter(), 0, [], float("nan")
     bar = tqdm(total=total, desc=description, disable=not progress, leave=False, mininterval=10.0)
     try:
         for epoch in range(schedule.epochs):
-            epoch_sum, epoch_steps = 0.0, 0
             for batch in batches_for_epoch(epoch):
                 loss = loss_of_batch(batch)
                 last = loss.detach().item()
                 if not math.isfinite(last):
-                    return FitResult(step, last, True, time.perf_counter() - start, tuple(losses), tuple(trace),
+                    return FitResult(step, last, True, time.perf_counter() - start, tuple(losses),
                                      f"non-finite loss at step {step}")
                 loss.backward()
                 lr = linear_warmup_lr(step, total, schedule.learning_rate, schedule.warmup_fraction)
                 grad_norm = optimizer.step(lr)
                 optimizer.zero_grad()
                 if not math.isfinite(grad_norm):
-                    return FitResult(step, grad_norm, True, time.perf_counter() - start, tuple(losses), tuple(trace),
+                    return FitResult(step, grad_norm, True, time.perf_counter() - start, tuple(losses),
                                      f"non-finite gradient at step {step}")
                 step += 1
-                trace.append(last)
-                epoch_steps += 1
-                epoch_sum += last
+                losses.append(last)
                 bar.update(1)
                 bar.set_postfix(loss=f"{last:.4f}", refresh=False)
-            losses.append(epoch_sum / max(1, epoch_steps))
     finally:
         bar.close()
-    verdict = divergence.judge(trace)
-    return FitResult(step, last, verdict.diverged, time.perf_counter() - start, tuple(losses), tuple(trace),
+    verdict = divergence.judge(losses)
+    return FitResult(step, last, verdict.diverged, time.perf_counter() - start, tuple(losses),
                      verdict.reason() if verdict.diverged else None, verdict.record())
