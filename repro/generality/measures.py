@@ -73,7 +73,7 @@ def secondary_config(primary: RunConfig, base: RunConfig) -> RunConfig:
     return replace(base, init_from=primary.run_id())
 
 
-def mlm_score(config: RunConfig | None, model: str, workspace: Workspace, probe: MLMProbeConfig) -> float:
+def measure_mlm_precision(config: RunConfig | None, model: str, workspace: Workspace, probe: MLMProbeConfig) -> float:
     """MLM-probe precision@1 of a run's tuned encoder (None: the pretrained `model`), stored once."""
     identity = {"subject": PRETRAINED if config is None else config.run_id(), "model": model,
                 "data": wikitext_fingerprint(workspace.data_dir), "probe": probe.to_dict()}
@@ -88,7 +88,7 @@ def mlm_score(config: RunConfig | None, model: str, workspace: Workspace, probe:
     return ProbeStore(workspace.results_dir).get_or_compute("mlm", identity, compute)["value"]
 
 
-def decoder_score(config: RunConfig, workspace: Workspace) -> float:
+def measure_decoder_only_score(config: RunConfig, workspace: Workspace) -> float:
     """`repro.runs.run.score_after_decoder_only_tuning`, stored once per initial decoder."""
     identity = {"decoder_key": config.decoder_key(), "data": current_fingerprint(config, workspace)}
     return ProbeStore(workspace.results_dir).get_or_compute(
@@ -118,7 +118,7 @@ def assess(primaries: list[RunConfig], generality: Generality, workspace: Worksp
     _require_results(base_and_secondary_runs(primaries, generality, workspace), workspace, "base or secondary",
                      "run repro.generality.runs.run_secondaries first")
     model_names = {p.model for p in primaries}
-    pretrained_mlm = {m: mlm_score(None, m, workspace, generality.probe) if generality.probe else None
+    pretrained_mlm = {m: measure_mlm_precision(None, m, workspace, generality.probe) if generality.probe else None
                       for m in model_names}
     rows = []
     for primary in tqdm(primaries, desc="generality probes", disable=not workspace.progress):
@@ -141,7 +141,7 @@ def _rows_of(primary: RunConfig, generality: Generality, workspace: Workspace,
         row["primary_diff"] = row["primary_test"] - _test_score(base, workspace)
     try:
         if generality.probe is not None:
-            row["mlm"] = mlm_score(primary, primary.model, workspace, generality.probe)
+            row["mlm"] = measure_mlm_precision(primary, primary.model, workspace, generality.probe)
             row["mlm_diff"] = row["mlm"] - pretrained_mlm
     except Exception as error:  # noqa: BLE001 - recorded; the other measures go on
         row.update(status="probe failed", reason=_reason(error))
@@ -158,9 +158,9 @@ def _secondary_row(row: dict, task: str, config: RunConfig, base: RunConfig, wor
         stored = workspace.store.load(config)
         if stored.status != "ok":
             return row | {"status": f"secondary {stored.status}", "reason": stored.reason}
-        row.update(secondary_full=stored.metrics["test"], secondary_decoder=decoder_score(config, workspace))
+        row.update(secondary_full=stored.metrics["test"], secondary_decoder=measure_decoder_only_score(config, workspace))
         row["secondary_full_diff"] = row["secondary_full"] - _test_score(base, workspace)
-        row["secondary_decoder_diff"] = row["secondary_decoder"] - decoder_score(base, workspace)
+        row["secondary_decoder_diff"] = row["secondary_decoder"] - measure_decoder_only_score(base, workspace)
     except Exception as error:  # noqa: BLE001 - recorded; the other rows go on
         row.update(status="probe failed", reason=_reason(error))
     return row
