@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from repro.training.masked_adamw import TrainedEntries
 
 KINDS = ("l1", "l2")
 
@@ -38,31 +42,27 @@ class Regularization:
 
 
 class Penalty:
-    """A `Regularization` over `leaves` (tensors the optimizer updates), anchored at their
-    values when the penalty is created (theta_0)."""
+    """A `Regularization` over trained entries, anchored at their values when the penalty is
+    created (theta_0)."""
 
-    def __init__(self, regularization: Regularization, leaves: list[torch.Tensor]):
+    def __init__(self, regularization: Regularization, entries: list[TrainedEntries]):
         self.regularization = regularization
-        self.leaves = list(leaves)
-        self.reference = [leaf.detach().clone() for leaf in self.leaves]
+        self.entries = list(entries)
+        self.reference = [e.selected().clone() for e in self.entries]
 
     @torch.no_grad()
     def value(self) -> float:
-        """The penalty at the leaves' current values."""
+        """The penalty at the entries' current values."""
         total = 0.0
-        for leaf, start in zip(self.leaves, self.reference):
-            delta = leaf.detach() - start
+        for entry, start in zip(self.entries, self.reference):
+            delta = entry.selected() - start
             total += float(delta.abs().sum() if self.regularization.kind == "l1" else delta.square().sum())
         return self.regularization.strength * total
 
     @torch.no_grad()
-    def add_gradients(self) -> None:
-        """leaf.grad += d penalty / d leaf, for every leaf (a missing grad counts as zero)."""
+    def add_gradients(self, grads: list[torch.Tensor]) -> None:
+        """grads[i] += d penalty / d entries[i]'s values (1-D, in the entry's index order)."""
         strength = self.regularization.strength
-        for leaf, start in zip(self.leaves, self.reference):
-            delta = leaf.detach() - start
-            step = delta.sign_().mul_(strength) if self.regularization.kind == "l1" else delta.mul_(2.0 * strength)
-            if leaf.grad is None:
-                leaf.grad = step
-            else:
-                leaf.grad.add_(step)
+        for entry, start, grad in zip(self.entries, self.reference, grads, strict=True):
+            delta = entry.selected() - start
+            grad.add_(delta.sign_().mul_(strength) if self.regularization.kind == "l1" else delta.mul_(2.0 * strength))

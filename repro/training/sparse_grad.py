@@ -5,9 +5,9 @@ Backward through `y = x W^T + b` computes `grad_x = g W` (earlier layers need it
 `selected_weight_grads(model, entries)` temporarily gives each nn.Linear / nn.Embedding
 whose weight is partially selected (a `TrainedEntries` with an index) a `forward` through
 an autograd Function that computes the same output from the same parameter, returns
-`grad_x` (and a bias gradient) densely, and returns the gradient of the k selected weight
-entries as the gradient of the entry's `values` leaf, so autograd accumulates it into
-`values.grad`; the weight itself gets no gradient. For a linear layer each selected
+`grad_x` (and a bias gradient) densely, and adds the gradient of the k selected weight
+entries to `entry.grad` (its slice of MaskedAdamW's flat gradient, so the optimizer must
+exist first); the weight itself gets no gradient. For a linear layer each selected
 `grad_W[i, j] = sum_t g[t, i] x[t, j]` is a dot product over tokens (gathered in chunks);
 for an embedding only rows of tokens present in the batch are non-zero.
 
@@ -70,11 +70,13 @@ def embedding_selected_grad(ids: torch.Tensor, g: torch.Tensor, rows: torch.Tens
 
 
 class _LinearSelectedGrad(torch.autograd.Function):
-    """`F.linear(x, weight, bias)`; gradients for x, bias and `values` (the selected weight entries)."""
+    """`F.linear(x, weight, bias)`; gradients for x and bias; the selected weight entries'
+    gradient is added to `selected_grad` (the weight's own gradient stays None)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, values, rows, cols):
+    def forward(ctx, x, weight, bias, selected_grad, rows, cols):
         ctx.save_for_backward(x, weight, rows, cols)
+        ctx.selected_grad = selected_grad
         return F.linear(x, weight, bias)
 
     @staticmethod
@@ -84,28 +86,33 @@ class _LinearSelectedGrad(torch.autograd.Function):
         g = grad_out.reshape(-1, grad_out.shape[-1])  # one copy at most, shared by all three products
         grad_x = g.mm(weight).view(x.shape) if ctx.needs_input_grad[0] else None
         grad_bias = g.sum(0) if ctx.needs_input_grad[2] else None
-        grad_values = selected_products(g, x.reshape(-1, x.shape[-1]), rows, cols) if ctx.needs_input_grad[3] else None
-        return grad_x, None, grad_bias, grad_values, None, None
+        if ctx.needs_input_grad[1]:
+            ctx.selected_grad.add_(selected_products(g, x.reshape(-1, x.shape[-1]), rows, cols))
+        return grad_x, None, grad_bias, None, None, None
 
 
 class _EmbeddingSelectedGrad(torch.autograd.Function):
-    """`F.embedding(ids, weight, padding_idx)`; gradient for `values` (the selected weight entries) only."""
+    """`F.embedding(ids, weight, padding_idx)`; the selected weight entries' gradient is added
+    to `selected_grad` (the weight's own gradient stays None)."""
 
     @staticmethod
-    def forward(ctx, ids, weight, values, rows, cols, padding_idx):
+    def forward(ctx, ids, weight, selected_grad, rows, cols, padding_idx):
         ctx.save_for_backward(ids, rows, cols)
-        ctx.num_rows, ctx.padding_idx = weight.shape[0], padding_idx
+        ctx.selected_grad, ctx.num_rows, ctx.padding_idx = selected_grad, weight.shape[0], padding_idx
         return F.embedding(ids, weight, padding_idx)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         ids, rows, cols = ctx.saved_tensors
-        grad_values = embedding_selected_grad(ids, grad_out, rows, cols, ctx.num_rows, ctx.padding_idx)
-        return None, None, grad_values, None, None, None
+        ctx.selected_grad.add_(embedding_selected_grad(ids, grad_out, rows, cols, ctx.num_rows, ctx.padding_idx))
+        return None, None, None, None, None, None
 
 
 def _rows_cols(entry: TrainedEntries) -> tuple[torch.Tensor, torch.Tensor]:
+    if entry.grad is None:
+        raise ValueError(f"selected_weight_grads: the selected entries of a {tuple(entry.param.shape)} weight have "
+                         "no gradient buffer; create the MaskedAdamW that trains them first")
     width = entry.param.shape[1]
     return entry.index // width, entry.index % width
 
@@ -126,11 +133,10 @@ def _selected_forward(module: nn.Module, entry: TrainedEntries | None,
         if entry.index.numel() > max_density * entry.param.numel():
             return None
         rows, cols = _rows_cols(entry)
-        return lambda x: _LinearSelectedGrad.apply(x, module.weight.detach(), module.bias, entry.values, rows, cols)
+        return lambda x: _LinearSelectedGrad.apply(x, module.weight, module.bias, entry.grad, rows, cols)
     if type(module).forward is nn.Embedding.forward and module.max_norm is None and not module.scale_grad_by_freq:
         rows, cols = _rows_cols(entry)
-        return lambda ids: _EmbeddingSelectedGrad.apply(ids, module.weight.detach(), entry.values, rows, cols,
-                                                        module.padding_idx)
+        return lambda ids: _EmbeddingSelectedGrad.apply(ids, module.weight, entry.grad, rows, cols, module.padding_idx)
     return None
 
 
@@ -138,7 +144,7 @@ def _selected_forward(module: nn.Module, entry: TrainedEntries | None,
 def selected_weight_grads(model: nn.Module, entries: list[TrainedEntries],
                           max_density: float | None = None) -> Iterator[list[nn.Module]]:
     """Within the block, partially selected nn.Linear / nn.Embedding weights of `model` get
-    gradients for their selected entries only, in `values.grad` (see module docstring).
+    gradients for their selected entries only, added to `entry.grad` (see module docstring).
     `max_density` overrides the device's SPARSE_LINEAR_MAX_DENSITY (and enables any device).
 
     Yields the modules switched to that path. Modules that already carry an instance-level

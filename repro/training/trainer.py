@@ -63,7 +63,7 @@ def train_masked(model: TaskModel, mask: Mask, encoded_train: list, schedule: Sc
     penalty = None
     if regularization is not None:
         decoder = {id(p) for p in model.decoder.parameters()}
-        penalty = Penalty(regularization, [e.leaf for e in entries if id(e.param) not in decoder])
+        penalty = Penalty(regularization, [e for e in entries if id(e.param) not in decoder])
     return train_entries(model, entries, encoded_train, schedule, seed=seed, pad_token_id=pad_token_id,
                          device=device, progress=progress, penalty=penalty, sparse_grads=sparse_grads)
 

@@ -124,6 +124,7 @@ def test_no_dense_weight_gradient_and_untouched_state_dict():
     mask = select_random(params, 20000, seed=1)
     mask["encoder.layer.1.output.dense.weight"].zero_()  # a matrix with no selected entry
     entries = trained_entries(model, mask)
+    MaskedAdamW(entries)  # gives each entry its slice of the flat gradient
     with selected_weight_grads(model, entries, max_density=1.0) as patched:
         assert model.state_dict().keys() == state.keys()
         task_loss(model, random_batch(0, 1000)).backward()
@@ -131,8 +132,18 @@ def test_no_dense_weight_gradient_and_untouched_state_dict():
     for module in patched:
         assert module.weight.grad is None
     assert params["encoder.layer.1.output.dense.weight"].grad is None
-    assert all(e.values.grad is not None for e in entries if e.index is not None and e.param.dim() == 2)
+    linear = {id(m.weight) for m in patched if isinstance(m, torch.nn.Linear)}
+    assert linear and all(bool(e.grad.any()) for e in entries if id(e.param) in linear)  # in the flat gradient
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+
+
+def test_entries_without_an_optimizer_are_rejected():
+    """The selected entries' gradients go to the optimizer's flat gradient, so it must exist first."""
+    model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
+    entries = trained_entries(model, select_random(encoder_parameters(model), 20000, seed=1))
+    with pytest.raises(ValueError, match="create the MaskedAdamW"):
+        with selected_weight_grads(model, entries, max_density=1.0):
+            pass
 
 
 def test_bitfit_patches_nothing():
@@ -151,6 +162,7 @@ def test_density_rule_per_device_type(monkeypatch, rule, expected):
     monkeypatch.setattr("repro.training.sparse_grad.SPARSE_LINEAR_MAX_DENSITY", rule)
     model = build_task_model("tiny-random", DecoderSpec("sequence", 2), seed=0)
     entries = trained_entries(model, select_random(encoder_parameters(model), 20000, seed=1))
+    MaskedAdamW(entries)
     with selected_weight_grads(model, entries) as patched:
         assert {type(m) for m in patched} == expected
 
