@@ -4,6 +4,8 @@ A run diverged when its loss or gradient norm became non-finite, or when its tra
 ended far above where it started: the mean loss of the last `final_fraction` of its steps
 (at least `min_window` steps) exceeds `factor` times the loss of its first step (taken before
 any update, so it is the starting model's loss on that batch; the decoder was trained first).
+A run of fewer than `min_steps` steps (the smoke profile's) is too short for the ratio to mean
+anything: only non-finite values count there, and its record says it was not judged.
 
 Why a factor of 1.5 (pilot `pilots/divergence.py`, its losses in `pilots/divergence_losses.json`:
 minilm-l6, 1,000 SST-2 / TREC-6 examples, one epoch, learning rates 1e-5 to 1e3 by decades for
@@ -27,17 +29,20 @@ class DivergenceRule:
     factor: float = 1.5
     final_fraction: float = 0.1
     min_window: int = 5
+    min_steps: int = 10
 
     def __post_init__(self):
         if not (self.factor > 1 and math.isfinite(self.factor)):
             raise ValueError(f"divergence factor {self.factor!r} must be a finite number > 1")
-        if not 0 < self.final_fraction <= 1 or self.min_window < 1:
-            raise ValueError(f"final_fraction {self.final_fraction!r} must be in (0, 1] and min_window "
-                             f"{self.min_window!r} >= 1")
+        if not 0 < self.final_fraction <= 1:
+            raise ValueError(f"final_fraction {self.final_fraction!r} must be in (0, 1]")
+        for name in ("min_window", "min_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} {getattr(self, name)!r} must be >= 1")
 
     def judge(self, step_losses: tuple[float, ...] | list[float]) -> "Verdict":
         """The verdict on a finished run's per-step losses (all finite)."""
-        if not step_losses:
+        if len(step_losses) < self.min_steps:
             return Verdict(False, None, None, None, self)
         window = max(self.min_window, math.ceil(self.final_fraction * len(step_losses)))
         final = step_losses[-window:]
@@ -61,5 +66,6 @@ class Verdict:
     def record(self) -> dict:
         """What a result stores about the rule and this run's values."""
         return {"factor": self.rule.factor, "final_fraction": self.rule.final_fraction,
-                "min_window": self.rule.min_window, "start_loss": self.start_loss,
+                "min_window": self.rule.min_window, "min_steps": self.rule.min_steps,
+                "judged": self.start_loss is not None, "start_loss": self.start_loss,
                 "final_window_loss": self.final_loss, "ratio": self.ratio, "diverged": self.diverged}

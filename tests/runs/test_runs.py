@@ -94,13 +94,16 @@ def test_diverged_run_is_recorded(tmp_path, study_data):
 def test_a_finite_blow_up_at_learning_rate_1e3_is_diverged_with_the_rule_recorded(tmp_path, study_data, selector,
                                                                                     subset_size):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
-    result = run_one(config(learning_rate=1e3, selector=selector, subset_size=subset_size), workspace)
+    result = run_one(config(learning_rate=1e3, selector=selector, subset_size=subset_size, epochs=4), workspace)
     assert result.status == "diverged" and "first step" in result.reason, result.reason
     assert result.training["divergence"]["ratio"] > result.training["divergence"]["factor"] == 1.5
     assert len(result.training["loss_trace"]) > 0
-    calm = run_one(config(), workspace)
+    calm = run_one(config(learning_rate=1e-3, epochs=4), workspace)
     assert calm.status == "ok" and not calm.training["divergence"]["diverged"]
-    assert workspace.store.load(config()).training == calm.training
+    assert calm.training["divergence"]["judged"]
+    assert workspace.store.load(config(learning_rate=1e-3, epochs=4)).training == calm.training
+    short = run_one(config(learning_rate=1e3, selector=selector, subset_size=subset_size), workspace)
+    assert short.status == "ok" and not short.training["divergence"]["judged"]  # 3 steps: not judged
 
 
 def test_sweep_skips_finished_runs_and_survives_failures(tmp_path, study_data, monkeypatch):

@@ -32,8 +32,14 @@ def test_the_final_window_is_a_tenth_of_the_steps_but_at_least_five():
     assert rule.judge([1.0] * 190 + [3.0] * 10).final_loss == 2.0              # 200 steps: window 20
 
 
+def test_runs_shorter_than_min_steps_are_not_judged():
+    verdict = DivergenceRule(min_steps=10).judge([0.7] + [9.0] * 8)
+    assert not verdict.diverged and not verdict.record()["judged"]
+    assert DivergenceRule(min_steps=10).judge([0.7] + [9.0] * 9).diverged
+
+
 @pytest.mark.parametrize("kwargs", [{"factor": 1.0}, {"factor": float("inf")}, {"final_fraction": 0.0},
-                                    {"min_window": 0}])
+                                    {"min_window": 0}, {"min_steps": 0}])
 def test_bad_rules_are_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         DivergenceRule(**kwargs)
