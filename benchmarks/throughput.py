@@ -1,11 +1,12 @@
-"""Runs per hour of short real cpu-profile runs for (local workers x torch threads) combinations.
+"""Runs per hour of short real cpu-profile runs for (local workers x torch threads per run) combinations.
 
     python benchmarks/throughput.py [--runs 4] [--rounds 2] [--train-size 256] [--data-dir DIR]
 
 Every run is `repro.runs.run.run_one` through the `local` executor (a process pool), on SST-2
-with the cpu profile's settings except a small training set, random 1e-3 subset. A first run,
-in this process and not timed, fills the token and decoder caches that all timed runs share
-(as in a learning-rate sweep), so the timings are of steady sweep work. The combinations run
+with the cpu profile's settings except a small training set, random 1e-3 subset, and its
+`RunConfig.threads`. A first run per thread count, in this process and not timed, fills the
+token and decoder caches that the timed runs share (as in a learning-rate sweep; the decoder
+cache is per thread count, part of a run's identity), so the timings are of steady sweep work. The combinations run
 round robin (`benchmarks.timing.round_robin`), `rounds` times, so machine noise shows as the
 spread between rounds. Two rates:
 "wall" counts the pool's start (imports in each worker), "steady" is workers x 3600 / the
@@ -37,16 +38,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class ThroughputConfig:
-    combinations: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1))  # (workers, torch threads each)
+    combinations: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1))  # (workers, torch threads per run)
     runs: int = 4  # per combination and round
     rounds: int = 2
     train_size: int = 256
     data_dir: Path = ROOT.parent / "shared" / "data"
 
-    def run_config(self, learning_rate: float) -> RunConfig:
-        """The cpu profile's run (minilm-l6, max length 64, 1 epoch), smaller: distinct runs differ in lr."""
+    def run_config(self, learning_rate: float, threads: int) -> RunConfig:
+        """The cpu profile's run (minilm-l6, max length 64, 1 epoch), smaller, on `threads` torch
+        threads: distinct runs differ in lr."""
         return RunConfig(task="sst2", selector="random", subset_size=1e-3, learning_rate=learning_rate,
-                         train_size=self.train_size, val_size=100, max_length=64, epochs=1)
+                         train_size=self.train_size, val_size=100, max_length=64, epochs=1, threads=threads)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Measurement:
 
 def measure(workers: int, threads: int, round_: int, configs: list[RunConfig], workspace: Workspace) -> Measurement:
     results, before = [], load_average().split(" / ")[0]
-    executor = ExecutorConfig("local", workers=workers, threads_per_worker=threads)
+    executor = ExecutorConfig("local", workers=workers)
     wall = clock(lambda: dispatch(configs, workspace, executor, results.append), lambda: None)
     ok = [r for r in results if r.status == "ok"]
     return Measurement(workers, threads, round_, wall, [r.timings["total_s"] for r in ok], len(results) - len(ok),
@@ -120,13 +122,14 @@ def main(argv: list[str] | None = None) -> None:
     rates = (1e-3 * (1 + i / 1000) for i in itertools.count())
     with tempfile.TemporaryDirectory() as results:
         workspace = Workspace.create(results, config.data_dir, device="cpu", progress=False)
-        warm = run_one(config.run_config(next(rates)), workspace)  # fills the token and decoder caches
-        if warm.status != "ok":
-            raise SystemExit(f"the warm-up run failed: {warm.reason}")
+        for threads in sorted({t for _, t in config.combinations}):  # fill the token and decoder caches
+            warm = run_one(config.run_config(next(rates), threads), workspace)
+            if warm.status != "ok":
+                raise SystemExit(f"the warm-up run on {threads} threads failed: {warm.reason}")
 
         def combination(workers: int, threads: int):
             def one_round(r: int) -> Measurement:
-                configs = [config.run_config(next(rates)) for _ in range(config.runs)]
+                configs = [config.run_config(next(rates), threads) for _ in range(config.runs)]
                 measured = measure(workers, threads, r + 1, configs, workspace)
                 print(f"{workers}x{threads} round {r + 1}: {measured.wall_rate:.0f} runs/hour", file=sys.stderr)
                 return measured

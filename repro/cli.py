@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from repro.runs.executors import EXECUTORS, ExecutorConfig, executor_config
+from repro.runs.executors import ExecutorConfig, executor_config
 from repro.runs.profiles import SLURM_RESOURCES
 
 
@@ -28,21 +28,22 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run every unfinished run of a grid file (then, where the grid says "
                                               "extend_edges, extend each learning-rate grid at its edge and rerun)")
     sweep.add_argument("grid", type=Path, help="grid file (YAML), e.g. grids/cpu/subset_size.yaml")
-    sweep.add_argument("--executor", default="serial", help=f"one of {', '.join(EXECUTORS)} (default: serial)")
+    sweep.add_argument("--executor", default="serial",
+                       help="serial | local[:workers=N] | slurm[:partition=NAME,cpus=N,mem_gb=N,gpus=N,at_once=N,"
+                            "timeout_min=N] (default: serial); a setting may instead be given by its flag below")
     sweep.add_argument("--dry-run", action="store_true", help="print what would run and an estimate, offline (no model or data is "
                        "downloaded); run nothing")
-    sweep.add_argument("--workers", type=int, default=ExecutorConfig.workers, help="local: processes")
-    sweep.add_argument("--threads", type=int, default=ExecutorConfig.threads_per_worker,
-                       help="local: torch threads per process")
+    sweep.add_argument("--workers", type=int, default=None, help=f"local: processes (default: {ExecutorConfig.workers})")
     sweep.add_argument("--partition", default=None, help="slurm: partition")
-    sweep.add_argument("--array-parallelism", type=int, default=ExecutorConfig.array_parallelism,
-                       help="slurm: jobs running at once")
+    sweep.add_argument("--array-parallelism", type=int, default=None,
+                       help=f"slurm: jobs running at once (default: {ExecutorConfig.array_parallelism})")
     for flag, field, what in (("--cpus", "cpus_per_job", "CPUs"), ("--mem-gb", "mem_gb", "GB of memory"),
                               ("--gpus", "gpus_per_job", "GPUs (0 on a CPU cluster)")):
         profiles = ", ".join(f"{name} {resources[field]}" for name, resources in SLURM_RESOURCES.items())
         sweep.add_argument(flag, type=int, default=None, help=f"slurm: {what} per job (default: the grid "
                                                                f"profile's: {profiles})")
-    sweep.add_argument("--timeout-min", type=int, default=ExecutorConfig.timeout_min, help="slurm: minutes per job")
+    sweep.add_argument("--timeout-min", type=int, default=None,
+                       help=f"slurm: minutes per job (default: {ExecutorConfig.timeout_min})")
     _add_common(sweep)
 
     index = commands.add_parser("run-index", help="run the INDEX-th run of a grid, without edge extension "
@@ -62,8 +63,8 @@ def _sweep(args) -> int:
     from repro.runs.sweep import check_grid, plan_sweep, run_study, run_sweep
 
     grid = load_grid(args.grid)
-    executor = executor_config(args.executor, grid.profile, workers=args.workers, threads_per_worker=args.threads,
-                               slurm_partition=args.partition, array_parallelism=args.array_parallelism,
+    executor = executor_config(args.executor, grid.profile, workers=args.workers, slurm_partition=args.partition,
+                               array_parallelism=args.array_parallelism,
                                cpus_per_job=args.cpus, mem_gb=args.mem_gb, gpus_per_job=args.gpus,
                                timeout_min=args.timeout_min)
     workspace = _workspace(args)

@@ -43,14 +43,15 @@ class Page:
     existing: Mapping[str, int]
 
     @classmethod
-    def start(cls, section: str | None, profile: str | None, results_dir, data_dir=None, executor: str = "serial",
-              **executor_settings) -> "Page":
+    def start(cls, section: str | None, profile: str | None, results_dir, data_dir=None,
+              executor: str = "serial") -> "Page":
         """Read the section's grid for `profile` (`section_grid`), open the workspace
-        (`Workspace.create`), build the executor (`executor_config`: Slurm's resources default to
-        the profile's; settings given as None keep theirs) and note the time and the results
-        already stored. ValueError for an unknown section, profile or executor setting."""
+        (`Workspace.create`), build the executor from its string (`executor_config`, e.g.
+        "slurm:partition=gpu,cpus=4": Slurm's resources default to the profile's) and note the
+        time and the results already stored. ValueError for an unknown section, profile or
+        executor setting."""
         grid = section_grid(section, profile) if section is not None else None
-        runner = executor_config(executor, profile or "cpu", **executor_settings)
+        runner = executor_config(executor, profile or "cpu")
         workspace = Workspace.create(results_dir, data_dir)
         return cls(grid, workspace, runner, time.perf_counter(), stored_runs(workspace))
 

@@ -198,8 +198,8 @@ def check_request(request: JobRequest, partitions: dict[str, Partition], nodes: 
         shapes = "; ".join(f"{count} x {_shape(*shape)}" for shape, count in offers.most_common(5)) or "no nodes"
         raise UnsatisfiableRequest(
             f"{where} has no node for a job of {_shape(request.cpus, request.mem_gb * 1024, request.gpus)}; "
-            f"its nodes offer {shapes}. Ask for less: --cpus, --mem-gb, --gpus (notebooks: cpus_per_job, "
-            f"mem_gb, gpus_per_job), or another --partition")
+            f"its nodes offer {shapes}. Ask for less: --cpus, --mem-gb, --gpus (notebooks: executor = "
+            f"\"slurm:cpus=N,mem_gb=N,gpus=N\"), or another --partition")
     if partition.state != "UP":
         report(f"warning: {where} is {partition.state} now; the jobs wait until it is UP")
     elif not any(n.up for n in members):

@@ -71,7 +71,7 @@ def test_run_ids_of_configs_bases_and_assess_rows():
 # --- the settings table ------------------------------------------------------------------------
 
 def test_settings_table_states_the_grid_and_only_the_settings_that_apply(tmp_path, study_data):
-    page = Page.start("subset_size", "smoke", tmp_path / "results", study_data, executor="local", workers=3)
+    page = Page.start("subset_size", "smoke", tmp_path / "results", study_data, executor="local:workers=3")
     table = page.settings(study(), extend_edges=True, extra={"Table 10": "rank 4"}).data["setting"]
     assert table["profile"] == "smoke" and table["model"] == "tiny-random"
     assert table["tasks"].startswith("sst2 (test: GLUE dev") and table["data"]
@@ -80,7 +80,7 @@ def test_settings_table_states_the_grid_and_only_the_settings_that_apply(tmp_pat
     assert table["runs"] == 2 * 2 * 2 + 2 * 2  # random at two sizes, bitfit once; two rates, two seeds
     assert table["learning rates"].startswith("chosen on validation")
     assert "True" in table["extend edges"] and table["Table 10"] == "rank 4"
-    assert list(table.index[-2:]) == ["executor", "device"] and table["executor"] == "local: 3 processes x 1 threads"
+    assert list(table.index[-2:]) == ["executor", "device"] and table["executor"] == "local: 3 processes"
     assert not any(row.startswith(("downstream", "pretraining", "diff pruning", "secondary", "MLM")) for row in table.index)
 
 
@@ -110,8 +110,8 @@ def test_page_resolves_parameters_against_its_grid(tmp_path):
     assert studies["sst2"].selectors == grid.study("sst2").selectors
     with pytest.raises(ValueError, match="tasks"):
         page.tasks(3.5j)
-    with pytest.raises(ValueError, match="unknown executor settings"):
-        Page.start("generality", "smoke", tmp_path / "results", tmp_path, "slurm", partition="debug")
+    with pytest.raises(ValueError, match="unknown setting 'partitio' for slurm"):
+        Page.start("generality", "smoke", tmp_path / "results", tmp_path, "slurm:partitio=debug")
 
 
 def test_data_notes_name_their_task(tmp_path, study_data):

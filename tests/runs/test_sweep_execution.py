@@ -75,16 +75,24 @@ def test_dry_run_counts_and_estimates(tmp_path, study_data, capsys):
     assert "6 runs, 1 finished, 5 to run" in out and "hours" in out
 
 
-@pytest.mark.parametrize("executor", [ExecutorConfig(name="local", workers=2, threads_per_worker=1),
-                                      ExecutorConfig(name="slurm", cluster="local", timeout_min=10)])
-def test_pool_and_submitit_run_a_grid_like_serial(tmp_path, study_data, executor):
-    configs = load_grid(write_grid(tmp_path, SMOKE_GRID.replace("random,bitfit", "bitfit"))).configs("local")
-    assert len(configs) == 2
-    serial = run_sweep(configs, Workspace.create(tmp_path / "serial", study_data, "cpu", progress=False))
-    parallel = run_sweep(configs, Workspace.create(tmp_path / executor.name, study_data, "cpu", progress=False),
-                         executor)
+@pytest.mark.parametrize("executor,selectors,runs", [
+    (ExecutorConfig(name="local", workers=2), "random,bitfit", 4),  # two rates each
+    (ExecutorConfig(name="slurm", cluster="local", timeout_min=10), "bitfit", 2),  # a process per run: fewer
+])
+def test_pool_and_submitit_run_a_grid_like_serial(tmp_path, study_data, executor, selectors, runs):
+    """Identical metrics and bitwise identical tuned weights: every run sets its own threads."""
+    grid = SMOKE_GRID.replace("subset_sizes: [1e-3, 1e-2]", "subset_sizes: [1e-3]")
+    configs = load_grid(write_grid(tmp_path, grid.replace("random,bitfit", selectors))).configs("local")
+    assert len(configs) == runs
+    serial_space, parallel_space = (Workspace.create(tmp_path / name, study_data, "cpu", progress=False)
+                                    for name in ("serial", executor.name))
+    serial = run_sweep(configs, serial_space)
+    parallel = run_sweep(configs, parallel_space, executor)
     assert [r.status for r in parallel] == ["ok"] * len(configs)
     assert [r.metrics for r in parallel] == [r.metrics for r in serial]
+    for config in configs:
+        weights = [space.store.weights_path(config).read_bytes() for space in (serial_space, parallel_space)]
+        assert weights[0] == weights[1], config.run_id()
 
 
 def test_results_command_prints_a_summary(tmp_path, study_data, capsys):
