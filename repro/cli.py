@@ -1,4 +1,8 @@
-"""Command line: `python -m repro sweep|run-index|results ...` (see `--help` of each)."""
+"""Command line: `python -m repro sweep|run-index|results ...` (see `--help` of each).
+
+Exit status: 0 when every run finished (ok or diverged), 1 when a run failed (the others still
+ran, and the failures are listed), 2 for bad input (nothing ran).
+"""
 from __future__ import annotations
 
 import argparse
@@ -60,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _sweep(args) -> int:
     from repro.runs.grid_files import load_grid
     from repro.data.hub import HUB_SOURCES
-    from repro.runs.sweep import check_grid, plan_sweep, run_study, run_sweep
+    from repro.runs.sweep import check_grid, failure_report, plan_sweep, run_study, run_sweep
 
     grid = load_grid(args.grid)
     executor = executor_config(args.executor, grid.profile, workers=args.workers, slurm_partition=args.partition,
@@ -92,6 +96,9 @@ def _sweep(args) -> int:
         results = [workspace.store.load(config) for config in runs.values()]
     statuses = [r.status for r in results]
     print(f"{len(results)} runs: " + ", ".join(f"{s} {statuses.count(s)}" for s in ("ok", "diverged", "failed")))
+    if "failed" in statuses:  # the others finished; the next sweep retries these
+        print(failure_report(results), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -127,6 +134,7 @@ def _results(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command and return its exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
     handler = {"sweep": _sweep, "run-index": _run_index, "results": _results}[args.command]
     try:

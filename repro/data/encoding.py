@@ -84,6 +84,35 @@ def encode(examples: Sequence, spec: TaskSpec, tokenizer, max_length: int) -> li
     raise ValueError(f"unknown task kind {spec.kind!r}; allowed: 'sequence', 'token'")
 
 
+TOKENIZER_SAMPLE = 200  # training texts whose words `check_tokenizer` encodes
+LOST_WORDS_LIMIT = 0.5  # a tokenizer that loses more than this share of them is refused
+
+
+def _words(example) -> list[str]:
+    if isinstance(example, TokenExample):
+        return list(example.tokens)
+    return example.text.split() + (example.text_pair.split() if example.text_pair else [])
+
+
+def check_tokenizer(examples: Sequence, tokenizer, model: str, task: str, sample: int = TOKENIZER_SAMPLE) -> None:
+    """Refuse a tokenizer that loses the text (a broken save: a vocabulary of special tokens
+    only, a wrong vocabulary file): ValueError naming `model` and the share of the words of
+    `sample` evenly spaced `examples` that encode to nothing or only to special tokens ([UNK]
+    included), when more than `LOST_WORDS_LIMIT` of them do. One batched call: milliseconds."""
+    chosen = list(examples[::max(1, len(examples) // sample)])[:sample]
+    words = [word for example in chosen for word in _words(example)]
+    if not words:
+        return
+    special = set(tokenizer.all_special_ids)
+    encoded = tokenizer(words, add_special_tokens=False)["input_ids"]
+    lost = [word for word, ids in zip(words, encoded) if all(i in special for i in ids)]
+    if len(lost) > LOST_WORDS_LIMIT * len(words):
+        raise ValueError(
+            f"the tokenizer of model {model!r} loses the text: {len(lost) / len(words):.0%} of {len(words)} words "
+            f"of {len(chosen)} {task} training texts encode to nothing or only to special/unknown tokens "
+            f"(e.g. {lost[:3]}), more than {LOST_WORDS_LIMIT:.0%} allowed; is the model folder's tokenizer saved whole?")
+
+
 def word_predictions(subtoken_predictions: Sequence[int], example: EncodedExample, n_words: int,
                      fill: int = 0) -> list[int]:
     """Word-level tags from per-sub-token predictions (first sub-token of each word); `fill` where a word has none."""

@@ -20,15 +20,24 @@ def _label_index(task: str) -> dict[str, int]:
 
 
 def _lines(path: PathLike, encoding: str) -> list[str]:
-    """Lines of a text file (universal newlines), split on '\\n' only: str.splitlines would also break on U+0085."""
-    return Path(path).read_text(encoding=encoding).split("\n")
+    """Lines of a text file (universal newlines), split on '\\n' only: str.splitlines would also break on U+0085.
+    ValueError naming the file, line and byte when it is not text in `encoding`."""
+    try:
+        return Path(path).read_text(encoding=encoding).split("\n")
+    except UnicodeDecodeError as error:
+        line = error.object[:error.start].count(b"\n") + 1
+        bad = error.object[error.start:error.end]
+        raise ValueError(f"{path}:{line}: not {encoding} text: byte {bad.hex(' ')} ({error.reason}) at position "
+                         f"{error.start} of the file") from None
 
 
 def _read_tsv(path: PathLike, header: Sequence[str]) -> list[tuple[int, list[str]]]:
     """Rows as (line number, fields), split on tabs only (quotes are literal), header checked."""
     lines = _lines(path, "utf-8")
-    if not lines or lines[0].split("\t") != list(header):
-        raise ValueError(f"{path}: expected header {chr(9).join(header)!r}")
+    if not any(lines):
+        raise ValueError(f"data file {path} is empty (expected header {chr(9).join(header)!r}, then examples)")
+    if lines[0].split("\t") != list(header):
+        raise ValueError(f"{path}:1: expected header {chr(9).join(header)!r}, got {lines[0][:80]!r}")
     rows = []
     for number, line in enumerate(lines[1:], start=2):
         if not line:

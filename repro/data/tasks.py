@@ -81,15 +81,25 @@ def split_qnli_dev(examples: list) -> tuple[list, list]:
     return [examples[i] for i in sorted(order[:n_train])], [examples[i] for i in sorted(order[n_train:])]
 
 
+def _read(reader: Callable, path: Path, minimum: int = 1) -> list:
+    """The examples of one data file; ValueError naming it when it holds fewer than `minimum`."""
+    examples = reader(path)
+    if len(examples) < minimum:
+        raise ValueError(f"data file {path} holds {len(examples)} examples (needs at least {minimum}): "
+                         "is it empty or cut short?")
+    return examples
+
+
 def _load_local(name: str, folder: Path) -> TaskData:
+    """A task from a data folder; ValueError naming a file without examples."""
     spec = get_task_spec(name)
     source = f"local:{folder}"
-    if name == "qnli":
-        train, test = split_qnli_dev(readers.read_qnli_tsv(_require(folder, QNLI_FILE)))
+    if name == "qnli":  # at least one example in each part of the 80/20 split
+        train, test = split_qnli_dev(_read(readers.read_qnli_tsv, _require(folder, QNLI_FILE), minimum=2))
         note = QNLI_LOCAL_NOTE.format(total=len(train) + len(test), train=len(train), test=len(test))
         return TaskData(spec=spec, train=train, test=test, source=source, notes=(note,))
     reader, train_file, test_file = LOCAL_FILES[name]
-    train, test = reader(_require(folder, train_file)), reader(_require(folder, test_file))
+    train, test = _read(reader, _require(folder, train_file)), _read(reader, _require(folder, test_file))
     notes = (GERMAN_NOTE.format(train=len(train), test=len(test)),) if name == "conll03_de" else ()
     return TaskData(spec=spec, train=train, test=test, source=source, notes=notes)
 
@@ -132,9 +142,10 @@ def split_indices(n: int, train_size: int | None, val_size: int, seed: int, task
         raise ValueError(f"train_size must be >= 1 or None (all the rest), got {train_size}")
     needed = val_size + (train_size if train_size is not None else 1)
     if needed > n:
+        fix = f"lower train_size (at most {n - val_size})" if n > val_size else f"lower val_size (below {n})"
         raise ValueError(
             f"train_size={train_size} + val_size={val_size} needs {needed} examples (train_size=None needs "
-            f"at least 1 left for training), but {task} train has only {n}"
+            f"at least 1 left for training), but the {task} training data has only {n}; {fix}"
         )
     order = list(range(n))
     random.Random(seed).shuffle(order)

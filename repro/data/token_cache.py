@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from repro.data.encoding import EncodedExample, encode
+from repro.data.encoding import EncodedExample, check_tokenizer, encode
 from repro.data.schema import TaskData
-from repro.files import atomic_target
+from repro.files import atomic_target, read_or_set_aside
 
 FORMAT = 1
 
@@ -34,13 +34,21 @@ def _unpack(rows: list[tuple]) -> list[EncodedExample]:
     return [EncodedExample(list(ids), label, types, words) for ids, label, types, words in rows]
 
 
+def _read(path: Path) -> tuple[list[EncodedExample], list[EncodedExample]]:
+    stored = torch.load(path, weights_only=True)
+    return _unpack(stored["train"]), _unpack(stored["test"])
+
+
 def encoded_task(data: TaskData, tokenizer, tokenizer_name: str, max_length: int,
                  cache_dir: Path | None) -> tuple[list[EncodedExample], list[EncodedExample]]:
-    """(train, test) encodings of a whole task, read from the cache or encoded and cached."""
+    """(train, test) encodings of a whole task, read from the cache or encoded and cached; a
+    cache file that cannot be read is set aside (`repro.files.read_or_set_aside`) and the task
+    encoded again. A tokenizer that loses the text is refused first (`check_tokenizer`)."""
+    check_tokenizer(data.train, tokenizer, tokenizer_name, data.spec.name)
     path = None if cache_dir is None else cache_dir / "tokens" / f"{data.spec.name}-{cache_key(data, tokenizer_name, max_length)}.pt"
-    if path is not None and path.exists():
-        stored = torch.load(path, weights_only=True)
-        return _unpack(stored["train"]), _unpack(stored["test"])
+    cached = None if path is None else read_or_set_aside(path, _read)
+    if cached is not None:
+        return cached
     train = encode(data.train, data.spec, tokenizer, max_length)
     test = encode(data.test, data.spec, tokenizer, max_length)
     if path is not None:

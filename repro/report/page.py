@@ -3,7 +3,10 @@ and a closing line that says what ran, how it ended, how long it took and where.
 
 A page starts with `Page.start` right after its parameters; the start records which result files
 the results folder already held, so the closing line calls reused only runs whose result was
-there before and was not rewritten (a failed run is retried, so it is not reused).
+there before and was not rewritten (a failed run is retried, so it is not reused). The start
+refuses papermill parameters the page does not declare (`repro.report.parameters`); the page ends with
+`Page.finish`, which shows the closing line and then raises when any of its runs failed, so that
+a page with missing numbers is never published.
 """
 from __future__ import annotations
 
@@ -15,13 +18,15 @@ import pandas as pd
 
 from repro.data import load_task
 from repro.generality.mlm_probe import MLMProbeConfig
+from repro.report.parameters import check_parameters
 from repro.runs.config import RunConfig
 from repro.runs.executors import ExecutorConfig, executor_config
 from repro.runs.grid_extension import LR_CAP
 from repro.runs.grid_files import Grid, section_grid
 from repro.runs.run import Workspace
-from repro.runs.store import STATUSES
+from repro.runs.store import STATUSES, RunResult
 from repro.runs.study import Study, as_list
+from repro.runs.sweep import failure_report
 from repro.variants.registry import variant_fields, variant_named
 
 NEEDS_DOWNSTREAM = {"largest_downstream_sqgrad", "combined"}  # selectors that read the downstream Fisher
@@ -49,7 +54,8 @@ class Page:
         (`Workspace.create`), build the executor from its string (`executor_config`, e.g.
         "slurm:partition=gpu,cpus=4": Slurm's resources default to the profile's) and note the
         time and the results already stored. ValueError for an unknown section, profile or
-        executor setting."""
+        executor setting, and for a papermill parameter the page does not declare (`check_parameters`)."""
+        check_parameters()
         grid = section_grid(section, profile) if section is not None else None
         runner = executor_config(executor, profile or "cpu")
         workspace = Workspace.create(results_dir, data_dir)
@@ -106,13 +112,35 @@ class Page:
         maybe a `secondary_run_id` column) and every run written since the page started;
         reused are the named ones whose result was stored before it started and not rewritten
         since. `note` ends the line."""
+        results, reused = self._page_runs(used)
+        return provenance(self, results, reused=reused, note=note)
+
+    def finish(self, *used, note: str = "") -> None:
+        """Show the closing line (`footer`), then raise RuntimeError, listing the failures, when
+        any run of the page failed, or when it had runs and none finished ok: a page whose
+        numbers are missing is never published (papermill stops, and the book refuses a failed
+        notebook). The next execution reuses the finished runs and retries the failed ones."""
+        from IPython.display import Markdown, display
+
+        results, reused = self._page_runs(used)
+        display(Markdown(provenance(self, results, reused=reused, note=note)))
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            raise RuntimeError(f"{len(failed)} of this page's {len(results)} runs failed, so it is not published; "
+                               f"run it again once the cause is fixed (finished runs are reused):\n"
+                               + failure_report(failed))
+        if results and not any(r.status == "ok" for r in results):
+            raise RuntimeError(f"none of this page's {len(results)} runs finished ok (all diverged): it has no "
+                               "numbers to show; choose other learning rates")
+
+    def _page_runs(self, used: tuple) -> tuple[list[RunResult], int]:
+        """The page's stored results (see `footer`) and how many of them were reused."""
         named = set().union(*(run_ids(item) for item in used)) if used else set()
         stored = stored_runs(self.workspace)
         reused = {run_id for run_id in named if run_id in self.existing and stored.get(run_id) == self.existing[run_id]}
         written = {run_id for run_id, mtime in stored.items() if self.existing.get(run_id) != mtime}
-        mine = sorted((named & stored.keys()) | written)
-        return provenance(self, [self.workspace.store.load_by_id(run_id) for run_id in mine], reused=len(reused),
-                          note=note)
+        results = [self.workspace.store.load_by_id(run_id) for run_id in sorted((named & stored.keys()) | written)]
+        return [r for r in results if r is not None], len(reused)
 
 
 def stored_runs(workspace: Workspace) -> dict[str, int]:

@@ -26,6 +26,9 @@ DATA_SOURCES = ("local", "hub")
 # gradient statistics are means (eq. 2), which changes what `combined` selects.
 RESULTS_VERSION = 2
 
+WHOLE_NUMBER_FIELDS = ("seed", "epochs", "batch_size", "train_size", "val_size", "max_length", "fisher_samples",
+                       "pretrain_fisher_samples", "lora_rank")  # a float (1.5) or string ("two") is refused
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -81,6 +84,10 @@ class RunConfig:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; known tasks: {sorted(TASKS)}")
+        for name in WHOLE_NUMBER_FIELDS:
+            value = getattr(self, name)
+            if (not isinstance(value, int) or isinstance(value, bool)) and not (name == "train_size" and value is None):
+                raise ValueError(f"{name} {value!r} must be a whole number")
         check_config(self)  # the variant's rules: selector, size, penalty, LoRA rank, diff pruning's L1 run
         if self.subset_size is not None and not (0.0 < self.subset_size <= 1.0):
             raise ValueError(f"subset size {self.subset_size!r} must be a fraction in (0, 1]")

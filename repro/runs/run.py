@@ -184,18 +184,21 @@ def rebuild_selection_mask(config: RunConfig, workspace: Workspace) -> Mask | No
 
 
 def load_or_train_tuned_weights(config: RunConfig, workspace: Workspace) -> TunedWeights:
-    """A run's tuned weights: from the results folder when the run finished `ok` with them kept,
-    else by running it (again; its result is rewritten, the same for a seeded run). Raises
-    RuntimeError when the run diverges or fails."""
+    """A run's tuned weights: from the results folder when the run finished `ok` with them kept
+    (a file that cannot be read is set aside), else by running it (again; its result is
+    rewritten, the same for a seeded run). Raises RuntimeError when the run diverges or fails."""
     path, stored = workspace.store.weights_path(config), workspace.store.load(config)
-    if not (path.exists() and stored is not None and stored.status == "ok"):
-        if stored is not None and stored.status == "diverged":
-            raise RuntimeError(f"run {config.run_id()} ({config.variant}, {config.task}, lr {config.learning_rate:g}) "
-                               f"diverged: it has no tuned weights")
-        stored = run_one(config, workspace)
-        if stored.status != "ok":
-            raise RuntimeError(f"run {config.run_id()} ({config.variant}, {config.task}, lr {config.learning_rate:g}) "
-                               f"{stored.status}: {(stored.reason or '').splitlines()[0]}")
+    if path.exists() and stored is not None and stored.status == "ok":
+        kept = TunedWeights.read(path, initial=initial_encoder(config, workspace))
+        if kept is not None:
+            return kept
+    if stored is not None and stored.status == "diverged":
+        raise RuntimeError(f"run {config.run_id()} ({config.variant}, {config.task}, lr {config.learning_rate:g}) "
+                           f"diverged: it has no tuned weights")
+    stored = run_one(config, workspace)
+    if stored.status != "ok":
+        raise RuntimeError(f"run {config.run_id()} ({config.variant}, {config.task}, lr {config.learning_rate:g}) "
+                           f"{stored.status}: {(stored.reason or '').splitlines()[0]}")
     return TunedWeights.load(path, initial=initial_encoder(config, workspace))
 
 

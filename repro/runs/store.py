@@ -11,14 +11,13 @@ import json
 import os
 import platform
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from repro.runs.config import RunConfig
-from repro.files import atomic_target
+from repro.files import CACHE, QUARANTINE, atomic_target, set_aside
 
 RESULT_KEYS = ("config", "status", "metrics", "timings", "selection", "reason", "environment")
 
@@ -86,7 +85,12 @@ class ResultStore:
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / "cache"
+        return self.root / CACHE
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where damaged or stale results and cache files are set aside (`repro.files.set_aside`)."""
+        return self.root / QUARANTINE
 
     def path_for(self, config: RunConfig) -> Path:
         return self.root / "runs" / f"{config.run_id()}.json"
@@ -107,23 +111,14 @@ class ResultStore:
         try:
             return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
-            self._set_aside(path, f"unreadable result file: {type(error).__name__}: {error}")
+            set_aside(path, self.quarantine_dir, f"unreadable result file: {type(error).__name__}: {error}")
             return None
 
     def quarantine(self, config: RunConfig, reason: str) -> None:
         """Move a run's stored result aside (it is then computed again), saying why."""
         path = self.path_for(config)
         if path.exists():
-            self._set_aside(path, reason)
-
-    def _set_aside(self, path: Path, reason: str) -> None:
-        folder = self.root / "quarantine"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / path.name
-        os.replace(path, target)
-        with atomic_target(folder / f"{path.name}.reason") as tmp:
-            tmp.write_text(reason + "\n")
-        warnings.warn(f"result file {path} set aside to {target}: {reason}", stacklevel=3)
+            set_aside(path, self.quarantine_dir, reason)
 
     def is_finished(self, config: RunConfig) -> bool:
         result = self.load(config)

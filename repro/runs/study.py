@@ -102,6 +102,31 @@ def size_label(size: float | None) -> str:
 
 RATE_GRIDS = ("full", "middle")  # rate_grid: every rate of each grid, or only its middle one
 SETTINGS = {f.name for f in fields(Study)} - {"task"} | {"rate_grid"}  # what a layer of `build_study` may set
+WHOLE_NUMBERS = ("epochs", "val_size", "max_length", "batch_size", "fisher_samples", "pretrain_fisher_samples",
+                 "threads")  # settings that count something (train_size too, or "all")
+NUMBERS = ("pruning_l1", "pruning_learning_rate")
+
+
+def whole_number(value, name: str) -> int:
+    """`value` as an int: an int, a float without a fractional part (1000.0, as papermill reads
+    1e3) or a string of digits ("16"); ValueError naming `name` for anything else (0.5, "two", True)."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{name} {value!r} must be a whole number")
+
+
+def number(value, name: str) -> float:
+    """`value` as a float: a number or a string of one ("1e-3"); ValueError naming `name` else."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} {value!r} must be a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {value!r} must be a number") from None
 
 
 def as_list(value, name: str) -> list:
@@ -129,9 +154,10 @@ def _as_rates(value, selectors: tuple[str, ...], current: Mapping) -> dict[str, 
     """`value` over the grids in `current`: a mapping replaces them key by key (a variant's key
     also drops its "variant@size" keys); a list is one grid for every variant and size."""
     if isinstance(value, Mapping):
-        given = {key: tuple(float(v) for v in as_list(rates, f"learning_rates[{key!r}]")) for key, rates in value.items()}
+        given = {key: tuple(number(v, f"learning_rates[{key!r}]") for v in as_list(rates, f"learning_rates[{key!r}]"))
+                 for key, rates in value.items()}
         return {**{key: rates for key, rates in current.items() if key.split("@")[0] not in given}, **given}
-    shared = tuple(float(v) for v in as_list(value, "learning_rates"))
+    shared = tuple(number(v, "learning_rates") for v in as_list(value, "learning_rates"))
     return {name: shared for name in selectors}
 
 
@@ -144,15 +170,22 @@ def _parsed(layer: Mapping) -> dict:
     if "selectors" in given:
         given["selectors"] = tuple(str(s) for s in as_list(given["selectors"], "selectors"))
     if "seeds" in given:
-        given["seeds"] = tuple(int(s) for s in as_list(given["seeds"], "seeds"))
+        given["seeds"] = tuple(whole_number(s, "seeds") for s in as_list(given["seeds"], "seeds"))
     if "subset_sizes" in given:
         given["subset_sizes"] = tuple(_as_size(s) for s in as_list(given["subset_sizes"], "subset_sizes"))
+    for name in WHOLE_NUMBERS:
+        if name in given:
+            given[name] = whole_number(given[name], name)
+    for name in NUMBERS:
+        if name in given:
+            given[name] = number(given[name], name)
     if given.get("train_size") == "all":
         given["train_size"] = None
-    elif isinstance(given.get("train_size"), str):
-        if not given["train_size"].isdigit():
-            raise ValueError(f"train_size {given['train_size']!r} must be a number of examples or 'all'")
-        given["train_size"] = int(given["train_size"])
+    elif "train_size" in given:
+        try:
+            given["train_size"] = whole_number(given["train_size"], "train_size")
+        except ValueError:
+            raise ValueError(f"train_size {given['train_size']!r} must be a whole number of examples or 'all'") from None
     if given.get("rate_grid", RATE_GRIDS[0]) not in RATE_GRIDS:
         raise ValueError(f"rate_grid {given['rate_grid']!r} must be one of {RATE_GRIDS}: full runs every rate of "
                          "each grid, middle only its middle one (not tuned)")
@@ -162,10 +195,13 @@ def _parsed(layer: Mapping) -> dict:
 def build_study(task: str, base: Mapping, *layers: Mapping) -> Study:
     """The study of `task`: `base` (a profile's settings, `repro.runs.profiles`) with each layer
     applied in turn, a setting given as None leaving the one before. Selectors, seeds and subset
-    sizes may be lists or papermill strings ("random,bitfit", "0,1", "1e-4,bitfit"); train_size
-    a number or "all"; learning_rates a mapping (replacing grids key by key) or a list (one grid
-    for every variant and size). rate_grid "middle" cuts every grid to its middle value
-    (`middle_rates`). The study keeps the grids of its variants and of the selectors they penalise."""
+    sizes may be lists or papermill strings ("random,bitfit", "0,1", "1e-4,bitfit"); seeds, train_size
+    (or "all") and the other counts (`WHOLE_NUMBERS`) whole numbers, also as strings ("16");
+    learning_rates a mapping (replacing grids key by key) or a list (one grid for every variant
+    and size). rate_grid "middle" cuts every grid to its middle value (`middle_rates`). The study
+    keeps the grids of its variants and of the selectors they penalise. Every run of it is built
+    once, so any bad value (0.5 seeds, "two" epochs, a subset size of 2) is a ValueError naming
+    the setting here, before anything runs."""
     settings = dict(base, task=task, selectors=(), subset_sizes=(), rate_grid=RATE_GRIDS[0])
     rate_layers = []
     for layer in layers:
@@ -181,4 +217,6 @@ def build_study(task: str, base: Mapping, *layers: Mapping) -> Study:
     settings["learning_rates"] = {key: grid for key, grid in rates.items() if key.split("@")[0] in names}
     rate_grid = settings.pop("rate_grid")
     study = Study(**settings)
-    return middle_rates(study) if rate_grid == "middle" else study
+    study = middle_rates(study) if rate_grid == "middle" else study
+    study.configs("local")  # validates every run (sizes, rates, variants, counts)
+    return study

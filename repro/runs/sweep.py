@@ -10,11 +10,12 @@ from tqdm import tqdm
 
 from repro.runs.learning_rate import summarise
 from repro.runs.config import RunConfig
-from repro.data import get_task_spec, load_task
-from repro.runs.executors import ExecutorConfig, dispatch
+from repro.data import get_task_spec, load_task, split_indices
+from repro.data.encoding import check_tokenizer
+from repro.runs.executors import ExecutorConfig, dispatch, executor_config
 from repro.files import remove_stray_temporaries
 from repro.runs.run import Workspace, reusable_result
-from repro.models import check_model_available
+from repro.models import check_model_available, load_tokenizer
 from repro.runs.store import RunResult
 from repro.runs.study import Study
 
@@ -34,13 +35,19 @@ def check_grid(configs: list[RunConfig], workspace: Workspace) -> None:
 
 
 def preflight(configs: list[RunConfig], workspace: Workspace) -> None:
-    """Every check that can fail before training: `check_grid`, loadable models and data, a
-    writable results folder. Raises ValueError/OSError."""
+    """Every check that can fail before training: `check_grid`; loadable models; readable,
+    non-empty data (`load_task`) with enough training examples for every run's train_size and
+    val_size; tokenizers that keep the text (`check_tokenizer`); a writable results folder.
+    Raises ValueError/OSError naming the value, model or file at fault."""
     check_grid(configs, workspace)
     for model in sorted({c.model for c in configs}):
         check_model_available(model)
     for task in sorted({c.task for c in configs}):
-        load_task(task, workspace.data_dir)
+        data = load_task(task, workspace.data_dir)
+        for train_size, val_size in sorted({(c.train_size, c.val_size) for c in configs if c.task == task}, key=str):
+            split_indices(len(data.train), train_size, val_size, seed=0, task=task)  # raises when too few
+        for model in sorted({c.model for c in configs if c.task == task}):
+            check_tokenizer(data.train, load_tokenizer(model), model, task)
     try:
         workspace.results_dir.mkdir(parents=True, exist_ok=True)
         probe = workspace.results_dir / ".write-test"
@@ -109,7 +116,7 @@ def run_sweep(configs: list[RunConfig], workspace: Workspace,
     """Run every configuration not finished yet (ok or diverged) and return all results in the
     order of `configs`. A failing run is recorded and the others go on; a sweep killed at any
     moment resumes from the results already written."""
-    executor = executor if isinstance(executor, ExecutorConfig) else ExecutorConfig(name=executor)
+    executor = executor if isinstance(executor, ExecutorConfig) else executor_config(executor)
     preflight(configs, workspace)
     remove_stray_temporaries(workspace.results_dir)
     plan = plan_sweep(configs, workspace)
@@ -127,6 +134,14 @@ def run_sweep(configs: list[RunConfig], workspace: Workspace,
     finally:
         bar.close()
     return [workspace.store.load(config) for config in configs]
+
+
+def failure_report(results: list[RunResult]) -> str:
+    """One line per failed run of `results` (run id, variant, task, learning rate, seed and the
+    first line of its error), "" when none failed."""
+    return "\n".join(f"failed: run {r.config.run_id()} ({r.config.variant}, {r.config.task}, lr "
+                     f"{r.config.learning_rate:g}, seed {r.config.seed}): {((r.reason or '').splitlines() or ['?'])[0]}"
+                     for r in results if r.status == "failed")
 
 
 def run_study(study: Study, workspace: Workspace, executor: str | ExecutorConfig = "serial", *,

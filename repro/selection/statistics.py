@@ -31,7 +31,7 @@ from repro.training.tuned_weights import TunedWeights
 from repro.selection.fisher import empirical_fisher
 from repro.selection.mlm_decoder import MLMConfig, chunk_text, fit_mlm_head, mask_tokens, mlm_model
 from repro.models import TaskModel, load_tokenizer
-from repro.files import atomic_target
+from repro.files import atomic_target, read_or_set_aside
 
 PRETRAIN_SEED = 0  # masking and MLM-decoder initialisation: the same for every run
 
@@ -55,11 +55,17 @@ class PretrainingSource:
 STATISTIC = "mean"  # of the squared per-sample gradients; part of every cache key
 
 
+def _read_scores(path: Path) -> tuple[dict[str, torch.Tensor], int]:
+    with safe_open(str(path), framework="pt") as handle:
+        return {name: handle.get_tensor(name) for name in handle.keys()}, int(handle.metadata()["n_samples"])
+
+
 def _cached(path: Path | None, compute) -> tuple[dict[str, torch.Tensor], int, bool]:
-    """(scores, N used, whether they came from the cache): `compute()` gives (scores, N)."""
-    if path is not None and path.exists():
-        with safe_open(str(path), framework="pt") as handle:
-            return {name: handle.get_tensor(name) for name in handle.keys()}, int(handle.metadata()["n_samples"]), True
+    """(scores, N used, whether they came from the cache): `compute()` gives (scores, N). A cache
+    file that cannot be read is set aside (`repro.files.read_or_set_aside`) and computed again."""
+    cached = None if path is None else read_or_set_aside(path, _read_scores)
+    if cached is not None:
+        return (*cached, True)
     scores, n = compute()
     if path is not None:
         with atomic_target(path) as tmp:

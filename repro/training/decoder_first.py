@@ -18,7 +18,7 @@ from repro.data.encoding import IGNORE_INDEX, collate, iterate_batches
 from repro.training.masked_adamw import MaskedAdamW, TrainedEntries
 from repro.models import TaskModel
 from repro.training.loop import FitResult, Schedule, fit
-from repro.files import atomic_target
+from repro.files import atomic_target, read_or_set_aside
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,28 @@ def train_decoder(model: TaskModel, encoded_train: list, config: DecoderConfig, 
     return fit(loss_of_batch, batches_for_epoch, steps, optimizer, schedule, description="decoder", progress=progress)
 
 
+def _decoder_state(path: Path, model: TaskModel) -> dict[str, torch.Tensor]:
+    """A cached decoder's tensors; ValueError unless they are exactly the decoder's (names and
+    shapes), so that a bad file never half-loads into it."""
+    tensors = load_file(str(path))
+    expected = {name: tuple(t.shape) for name, t in model.decoder.state_dict().items()}
+    if {name: tuple(t.shape) for name, t in tensors.items()} != expected:
+        raise ValueError(f"holds tensors {sorted(tensors)} that are not the decoder's {expected}")
+    return tensors
+
+
 def decoder_first(model: TaskModel, encoded_train: list, config: DecoderConfig, *, seed: int,
                   pad_token_id: int, cache_file: Path | None, device: str = "cpu",
                   progress: bool = True) -> dict:
     """Give `model` its initial decoder: from `cache_file` if present, else train and cache it.
 
-    Returns {"cached": bool, "seconds": float, "final_loss": float | None}.
+    Returns {"cached": bool, "seconds": float, "final_loss": float | None}. A cache file that
+    cannot be read or does not fit the decoder is set aside (`repro.files.read_or_set_aside`)
+    and the decoder trained again.
     """
-    if cache_file is not None and cache_file.exists():
-        model.decoder.load_state_dict(load_file(str(cache_file)))
+    cached = None if cache_file is None else read_or_set_aside(cache_file, lambda path: _decoder_state(path, model))
+    if cached is not None:
+        model.decoder.load_state_dict(cached)
         return {"cached": True, "seconds": 0.0, "final_loss": None}
     result = train_decoder(model, encoded_train, config, seed=seed, pad_token_id=pad_token_id,
                            device=device, progress=progress)

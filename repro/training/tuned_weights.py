@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from repro.models import TaskModel, encoder_parameters
-from repro.files import atomic_target
+from repro.files import atomic_target, read_or_set_aside
 
 _ENCODER, _DECODER, _INDEX, _VALUE = "encoder/", "decoder/", "index/", "value/"
 SPARSE_AT_MOST = 0.5  # a tensor with at most this share of moved entries is stored sparsely
@@ -67,6 +67,13 @@ class TunedWeights:
             values[tensors[_INDEX + name].long()] = tensors[_VALUE + name]
             encoder[name] = values.reshape(initial[name].shape)
         return cls(encoder, {n.removeprefix(_DECODER): t for n, t in tensors.items() if n.startswith(_DECODER)})
+
+    @classmethod
+    def read(cls, path: Path, initial: dict[str, torch.Tensor]) -> "TunedWeights | None":
+        """`load` of a kept file; None when there is none, or when it cannot be read or does not
+        fit `initial`: the file is then set aside (`repro.files.read_or_set_aside`), so that the
+        caller runs again the run that made it."""
+        return read_or_set_aside(path, lambda file: cls.load(file, initial=initial))
 
     def change_magnitudes(self, initial: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """|theta - theta_0| per encoder entry, theta_0 = `initial` (same names and shapes)."""

@@ -115,3 +115,22 @@ def test_iterate_batches_grouped_by_length():
         return sum(len(b) * max(lengths[i] for i in b) for b in batches)
 
     assert padded(grouped) < 0.8 * padded(plain)
+
+
+def test_check_tokenizer_refuses_a_tokenizer_that_loses_the_text(tokenizer, tmp_path):
+    from transformers import BertTokenizerFast
+
+    from repro.data.encoding import check_tokenizer
+
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")  # a save that lost its vocabulary
+    broken = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    texts = [SequenceExample(f"the film number {i} was fine", i % 2) for i in range(1000)]
+    words = [TokenExample(("John", "lives", "in", "Paris"), (1, 0, 0, 5))] * 10
+    check_tokenizer(texts, tokenizer, "minilm-l6", "sst2")
+    check_tokenizer(words, tokenizer, "minilm-l6", "conll03")
+    check_tokenizer([], broken, "broken", "sst2")  # nothing to judge
+    with pytest.raises(ValueError, match=r"the tokenizer of model 'broken' loses the text: 100% of 1200 words of "
+                                         r"200 sst2 training texts .* \(e\.g\. \['the', 'film', 'number'\]\)"):
+        check_tokenizer(texts, broken, "broken", "sst2")
+    with pytest.raises(ValueError, match=r"100% of 40 words of 10 conll03 training texts"):
+        check_tokenizer(words, broken, "broken", "conll03")

@@ -121,3 +121,22 @@ def test_wikitext_drops_headings_and_blanks(tmp_path):
         encoding="utf-8",
     )
     assert read_wikitext(path) == ["Homarus gammarus is a <unk> lobster .", "It weighs 5 @-@ 6 kg ."]
+
+
+@pytest.mark.parametrize("reader, name, content, where", [
+    (read_sst2_tsv, "train.tsv", b"sentence\tlabel\ngood \t1\nbad \xff film \t0\n", "train.tsv:3: not utf-8 text: byte ff"),
+    (read_conll, "eng.train", b"John NNP I-NP I-PER\n\nJ\xc3rgen NNP I-NP I-PER\n", "eng.train:3: not utf-8 text: byte c3"),
+    (read_wikitext, "wiki.valid.tokens", b"\xfe = Title = \n", "wiki.valid.tokens:1: not utf-8 text: byte fe"),
+])
+def test_a_byte_that_is_not_utf8_names_file_and_line(tmp_path, reader, name, content, where):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=where):
+        reader(path)
+
+
+def test_an_empty_tsv_file_says_so(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"data file .*train.tsv is empty \(expected header"):
+        read_sst2_tsv(path)

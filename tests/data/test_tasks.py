@@ -172,3 +172,15 @@ def test_real_data_counts():
         "ABBR": 9, "DESC": 138, "ENTY": 94, "HUM": 65, "LOC": 81, "NUM": 113}
     assert loaded["qnli"].notes
     assert load_wikitext("validation", REAL_DATA) and load_wikitext("test", REAL_DATA)
+
+
+@pytest.mark.parametrize("relative, content, task", [
+    ("conll2003/eng.train", "", "conll03"),
+    ("conll2003/eng.testb", "-DOCSTART- -X- -X- O\n\n", "conll03"),
+    ("trec/TREC_10.label", "\n", "trec6"),
+    ("qnli/dev.tsv", "index\tquestion\tsentence\tlabel\n0\tq\ts\tentailment\n", "qnli"),
+])
+def test_a_data_file_without_examples_is_refused_naming_it(data_dir, relative, content, task):
+    (data_dir / relative).write_text(content)
+    with pytest.raises(ValueError, match=rf"data file \S+/{relative} holds \d examples \(needs at least \d\)"):
+        load_task(task, data_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from repro.report.beside_paper import beside_paper, paper_values, secondary_colu
 from repro.report.findings import (learning_rate_statements, pretrained_mlm, regularization_trends,
                                    similarity_statement)
 from repro.report.page import Page, run_ids
+from repro.report.parameters import check_parameters, declared_parameters
 from repro.report.tables import bitfit_size_table, format_mean_std, results_table, selection_costs
 from repro.generality.mlm_probe import section_probe
 from repro.runs.config import RunConfig
@@ -58,6 +60,66 @@ def test_footer_counts_statuses_and_only_untouched_older_runs_as_reused(tmp_path
 def test_footer_without_runs_or_profile(tmp_path):
     line = Page.start(None, None, tmp_path / "empty", tmp_path).footer()
     assert line.startswith("This page ran: no runs; ") and "reused" not in line
+
+
+@pytest.mark.parametrize("statuses, raises", [
+    (("ok", "diverged"), None),
+    (("ok", "failed"), r"1 of this page's 2 runs failed, so it is not published.*\n"
+                       r"failed: run [0-9a-f]{16} \(random, sst2, lr 0\.01, seed 1\): x"),
+    (("failed", "failed"), r"2 of this page's 2 runs failed"),
+    (("diverged", "diverged"), r"none of this page's 2 runs finished ok \(all diverged\)"),
+    ((), None),  # a page without runs (the costs appendix)
+])
+def test_finish_shows_the_closing_line_then_raises_when_a_run_failed(tmp_path, monkeypatch, statuses, raises):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    page = Page.start("subset_size", "smoke", tmp_path / "results", tmp_path)
+    runs = [config(seed) for seed in range(len(statuses))]
+    for run, status in zip(runs, statuses):
+        store(page, run, status)
+    if raises is None:
+        page.finish(runs)
+    else:
+        with pytest.raises(RuntimeError, match=raises):
+            page.finish(runs)
+    assert [markdown.data[:13] for markdown in shown] == ["This page ran"]  # shown first, whatever follows
+
+
+def test_papermill_parameters_the_notebook_does_not_declare_are_refused():
+    declared = 'profile = "cpu"  # the size\nseeds: str | None = None  # e.g. "0,1"'
+    history = ["", "import os", declared, '# Parameters\nprofile = "smoke"\nlr = 0.001\n', "page = Page.start(...)"]
+    with pytest.raises(ValueError, match=r"unknown notebook parameter\(s\) \['lr'\]: this notebook's parameters are "
+                                         r"\['profile', 'seeds'\]"):
+        check_parameters(history)
+    check_parameters(history[:3])  # not run by papermill, or without parameters: nothing injected
+    check_parameters([*history[:3], '# Parameters\nseeds = "0,1"\nPAPERMILL_INPUT_PATH = "in.ipynb"\n'])
+
+
+def test_declared_parameters_are_those_the_parameters_cell_assigns():
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    declared = declared_parameters(notebooks / "03_subset_size.ipynb")
+    assert {"profile", "data_dir", "results_dir", "executor", "seeds"} <= declared  # executor's comment holds '='
+    assert not declared & {"Page", "page", "plt", "study"}  # names of the other cells
+    assert "profile" not in declared_parameters(notebooks / "appendix_costs.ipynb")
+
+
+def test_a_papermill_run_with_an_unknown_parameter_stops_at_the_page_start(tmp_path):
+    """End to end in a kernel: the page's start reads the injected cell from IPython's history."""
+    import nbformat
+    import papermill
+
+    cells = [nbformat.v4.new_code_cell("from repro.report.page import Page"),
+             nbformat.v4.new_code_cell("results_dir = 'results'  # where results go"),
+             nbformat.v4.new_code_cell("page = Page.start(None, None, results_dir)")]
+    cells[1].metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                              "display_name": "Python 3"}})
+    nbformat.write(notebook, tmp_path / "page.ipynb")
+    run = dict(input_path=str(tmp_path / "page.ipynb"), output_path=str(tmp_path / "out.ipynb"), cwd=str(tmp_path),
+               progress_bar=False)
+    papermill.execute_notebook(**run, parameters={"results_dir": str(tmp_path / "results")})
+    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown notebook parameter\(s\) \['lr'\]"):
+        papermill.execute_notebook(**run, parameters={"results_dir": str(tmp_path / "results"), "lr": 1e-3})
 
 
 def test_run_ids_of_configs_bases_and_assess_rows():

@@ -133,7 +133,7 @@ def test_middle_rate_grid_keeps_one_rate_per_cell():
     (dict(subset_sizes="tiny"), "subset size 'tiny'"),
     (dict(subset_sizes=[2.0]), r"subset size 2.0 must be a fraction"),
     (dict(batch=3), r"unknown study settings \['batch'\]; allowed: \['batch_size'"),
-    (dict(train_size="many"), "train_size 'many' must be a number"),
+    (dict(train_size="many"), "train_size 'many' must be a whole number of examples or 'all'"),
     (dict(rate_grid="some"), "rate_grid 'some' must be one of"),
 ])
 def test_bad_study_settings(kwargs, match):

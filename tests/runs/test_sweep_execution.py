@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 import repro.data.tasks
 import repro.models
+import repro.runs.run
 import repro.runs.sweep
 from repro.cli import main
 from repro.data import DATA_DIR_ENV, TASKS
@@ -173,3 +175,20 @@ def test_sweep_extends_edges_where_the_grid_says_so(tmp_path, study_data, monkey
     assert extended == [(("bitfit",), True)] and "1 runs: ok 1" in capsys.readouterr().out
     assert main(["sweep", str(write_grid(tmp_path, one_rate))] + args) == 0
     assert len(extended) == 1  # a grid without extend_edges is run as it is
+
+
+def test_sweep_exits_non_zero_when_a_run_failed_after_finishing_the_others(tmp_path, study_data, monkeypatch, capsys):
+    train_and_evaluate = repro.runs.run.train_and_evaluate
+
+    def failing_seed_1(config, workspace):
+        if config.seed == 1:
+            raise RuntimeError("boom")
+        return train_and_evaluate(config, workspace)
+
+    monkeypatch.setattr(repro.runs.run, "train_and_evaluate", failing_seed_1)
+    grid = write_grid(tmp_path, SMOKE_GRID.replace("seeds: [0]", "seeds: [0, 1]").replace("random,bitfit", "bitfit"))
+    assert main(["sweep", str(grid), "--data-dir", str(study_data), "--results-dir", str(tmp_path / "r")]) == 1
+    out, err = capsys.readouterr()
+    assert "4 runs: ok 2, diverged 0, failed 2" in out  # the seed-0 runs finished
+    assert re.findall(r"failed: run [0-9a-f]{16} \(bitfit, sst2, lr 0\.0\d, seed 1\): RuntimeError: boom", err) \
+        and err.count("failed: run") == 2
