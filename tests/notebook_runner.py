@@ -12,12 +12,13 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def run_smoke(name: str, tmp_path, study_data, **parameters) -> list:
-    """Execute a notebook on the smoke profile (the profile, data and results folders where the
-    notebook declares them: a page refuses parameters it does not declare); returns its outputs
+    """Execute a notebook on the smoke profile, serially (the profile, data and results folders,
+    and the executor, where the notebook declares them: a page refuses parameters it does not declare); returns its outputs
     (none may be an error)."""
     output = tmp_path / name
     declared = declared_parameters(NOTEBOOKS / name)
-    defaults = {"profile": "smoke", "data_dir": str(study_data), "results_dir": str(tmp_path / "results")}
+    defaults = {"profile": "smoke", "data_dir": str(study_data), "results_dir": str(tmp_path / "results"),
+                "executor": "serial"}  # the pages' default pool costs a process start per worker; 03's test keeps it
     papermill.execute_notebook(
         str(NOTEBOOKS / name), str(output), cwd=str(tmp_path), progress_bar=False,
         parameters={**{key: value for key, value in defaults.items() if key in declared}, **parameters},

@@ -40,6 +40,7 @@ def test_subset_size_notebook_extends_edges(tmp_path, study_data):
     papermill.execute_notebook(
         str(NOTEBOOKS / "03_subset_size.ipynb"), str(output), cwd=str(tmp_path), progress_bar=False,
         parameters={"profile": "smoke", "data_dir": str(study_data), "results_dir": str(tmp_path / "results"),
+                    "executor": "serial",
                     "selectors": "bitfit", "seeds": "0", "learning_rates": "0.001", "extend_edges": True},
     )
     assert len(list((tmp_path / "results" / "runs").glob("*.json"))) > 1  # the one-value grid grew
