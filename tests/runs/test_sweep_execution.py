@@ -192,3 +192,12 @@ def test_sweep_exits_non_zero_when_a_run_failed_after_finishing_the_others(tmp_p
     assert "4 runs: ok 2, diverged 0, failed 2" in out  # the seed-0 runs finished
     assert re.findall(r"failed: run [0-9a-f]{16} \(bitfit, sst2, lr 0\.0\d, seed 1\): RuntimeError: boom", err) \
         and err.count("failed: run") == 2
+
+
+def test_a_sweep_at_learning_rate_1e3_reports_diverged_runs(tmp_path, study_data, capsys):
+    grid = write_grid(tmp_path, SMOKE_GRID.replace("selectors: random,bitfit",
+                                                   "selectors: random,full\n    epochs: 4\n    batch_size: 8\n"
+                                                   "    learning_rates: [1000.0]"))
+    assert main(["sweep", str(grid), "--data-dir", str(study_data), "--results-dir", str(tmp_path / "r")]) == 0
+    out, _ = capsys.readouterr()
+    assert "3 runs: ok 0, diverged 3, failed 0" in out
