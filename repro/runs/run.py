@@ -248,9 +248,12 @@ def reusable_result(config: RunConfig, workspace: Workspace, check_data: bool = 
     stored = workspace.store.load(config)
     if stored is None or stored.status not in FINISHED:
         return None
-    if check_data and stored.data_fingerprint != current_fingerprint(config, workspace):
+    if not check_data:
+        return stored
+    now = current_fingerprint(config, workspace)
+    if stored.data_fingerprint != now:
         workspace.store.quarantine(config, f"data changed: the result was made from data {stored.data_fingerprint}, "
-                                           f"the data now read is {current_fingerprint(config, workspace)}")
+                                           f"the data now read is {now}")
         return None
     return stored
 
