@@ -10,6 +10,7 @@ import pandas as pd
 
 from repro.report import paper_generality
 from repro.report.generality_tables import aggregate, by_secondary_task, formatted
+from repro.report.tables import book_table, format_share
 
 PAPER_TABLES = {3: paper_generality.table3, 6: paper_generality.table6, 7: paper_generality.table7,
                 8: paper_generality.table8, 9: paper_generality.table9, 10: paper_generality.table10,
@@ -54,8 +55,8 @@ def beside_paper(rows: pd.DataFrame, keys: list[str], measures: tuple[str, ...],
                  secondary: tuple[str, ...] = (), mark_within: str | None = None) -> tuple[pd.DataFrame, str]:
     """Our table of `measures` per group of `keys` (`aggregate`), then the columns of `secondary`
     (`secondary_columns`), and its HTML beside the paper's Table `number` (best bold, second
-    italics, within each group of index level `mark_within`, whose groups are kept together).
-    Returns (numeric table, HTML)."""
+    italics, within each group of index level `mark_within`, whose groups are kept together;
+    shown by `book_table`, the keys first). Returns (numeric table, HTML)."""
     table = aggregate(rows, keys, measures)
     extra = secondary_columns(rows, keys, secondary) if secondary else pd.DataFrame()
     if not extra.empty:
@@ -63,15 +64,14 @@ def beside_paper(rows: pd.DataFrame, keys: list[str], measures: tuple[str, ...],
     if mark_within is not None and not table.empty:
         table = pd.concat([group for _, group in table.groupby(level=mark_within, sort=True)])
     shown = list(measures) + list(dict.fromkeys(c.rsplit(" ", 1)[0] for c in extra.columns))
-    html = formatted(table, shown, mark_within=mark_within, paper=paper_values(number)).to_html(escape=False)
+    html = book_table(formatted(table, shown, mark_within=mark_within, paper=paper_values(number))).to_html()
     return table, html
 
 
 def lora_rank_html(table: pd.DataFrame, tasks: list[str]) -> str:
     """Table 9 beside the paper: per LoRA variant its rank, its adapters' share of the encoder
-    (ours and the paper's) and the test score per task. `table`: `lora_rank_table`."""
+    (ours and the paper's, `format_share`) and the test score per task. `table`: `lora_rank_table`."""
     paper = paper_values(9)
-    shares = pd.DataFrame({"rank": table["rank"], "share": table["share"].map(lambda s: f"{s:.4%}"),
-                           "share: paper": paper["parameter share"].reindex(table.index).map(
-                               lambda s: "" if pd.isna(s) else f"{s:.2%}")})
-    return shares.join(formatted(table, tasks, paper=paper)).to_html(escape=False)
+    shares = pd.DataFrame({"rank": table["rank"], "share of encoder": table["share"].map(format_share),
+                           "share: paper": paper["parameter share"].reindex(table.index).map(format_share)})
+    return book_table(shares.join(formatted(table, tasks, paper=paper))).to_html()

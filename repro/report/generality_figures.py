@@ -1,9 +1,12 @@
-"""Figures of the generality pages (section 4 and its appendix); every one has labelled axes."""
+"""Figures of the generality pages (section 4 and its appendix): labelled axes and the book's
+style (`repro.report.figures`); captions come from `figure_caption("regularization" | "lora_rank", ...)`."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from repro.report.figures import book_figure, ci95, legend_below, readable
 
 from repro.variants.registry import variant_fields
 
@@ -22,12 +25,13 @@ def _penalised(index: pd.Index) -> list[tuple[str, str, float]]:
 
 
 def plot_regularization(table: pd.DataFrame, paper: pd.DataFrame | None = None):
-    """Table 11 as a figure: per measure (primary score, gap, MLM precision@1) a panel against the
-    penalty coefficient (log x), a line per (primary task, L1/L2), ours solid and the paper's
-    dashed; the unpenalised variant (full fine-tuning, ours) as a grey horizontal line. `table` is indexed by
+    """Our Fig. S4, Table 11 as a figure: per measure (primary score, gap, MLM precision@1) a
+    panel, stacked, against the penalty coefficient (log x), a line per (primary task, L1/L2),
+    ours solid and the paper's dashed; the unpenalised variant (full fine-tuning, ours) as a
+    grey horizontal line. `table` is indexed by
     (task, variant) with `<measure> mean` columns; `paper` likewise with `<measure> paper mean`
     (paper column names as `repro.report.paper_generality.table11`, primary renamed `primary_test`)."""
-    figure, axes = plt.subplots(1, len(PANELS), figsize=(13, 3.8))
+    figure, axes = book_figure(len(PANELS), 1, height_in=2.5 * len(PANELS) + 1.6, sharex=True)
     markers = dict(zip(table.index.get_level_values("task").unique(), "osD^v"))
     for ax, (measure, label) in zip(axes, PANELS):
         for task, rows in table.groupby(level="task", sort=False):
@@ -47,29 +51,30 @@ def plot_regularization(table: pd.DataFrame, paper: pd.DataFrame | None = None):
                         ax.plot(xs, values, marker=markers[task], color=KIND_COLOURS.get(kind), linestyle="--",
                                 alpha=0.6, label=f"{task} {kind.upper()} (paper)")
         ax.set_xscale("log")
-        ax.set_xlabel("penalty coefficient (log scale)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize="x-small")
-    figure.tight_layout()
-    return figure
+    axes[-1].set_xlabel("penalty coefficient (log scale)")
+    legend_below(figure)
+    return readable(figure)
 
 
 def plot_lora_rank(table: pd.DataFrame, paper: pd.DataFrame | None = None):
-    """Fig. 6: test score against LoRA's rank (log x), a line per task, ours solid (± std) and
-    the paper's dashed. `table` as `repro.report.generality_tables.lora_rank_table`; `paper` as
+    """Our Fig. 6 (the paper's Fig. 6): test score against LoRA's rank (log x), a line per task,
+    ours solid (95% CI over seeds, none for one seed) and the paper's dashed. `table` as
+    `repro.report.generality_tables.lora_rank_table`; `paper` as
     `repro.report.paper_generality.table9` (indexed by the same variant names)."""
-    figure, ax = plt.subplots(figsize=(7, 4.2))
+    figure, ax = book_figure(height_in=4.8)
     tasks = [c.removesuffix(" mean") for c in table.columns if c.endswith(" mean")]
     for task, colour in zip(tasks, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
-        ax.errorbar(table["rank"], table[f"{task} mean"], yerr=table[f"{task} std"].fillna(0.0).to_numpy(),
-                    marker="o", capsize=3, color=colour, label=f"{task} (ours)")
+        errors = [ci95(s, n) for s, n in zip(table[f"{task} std"], table[f"{task} n"])]
+        ax.errorbar(table["rank"], table[f"{task} mean"], yerr=np.nan_to_num(errors), marker="o", capsize=3,
+                    color=colour, label=f"{task} (ours)")
         if paper is not None and f"{task} paper mean" in paper:
             ax.plot(paper["rank"], paper[f"{task} paper mean"], marker="s", linestyle="--", alpha=0.6, color=colour,
                     label=f"{task} (paper)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("LoRA rank (log scale)")
-    ax.set_ylabel("test score (accuracy; CoNLL: entity F1)")
+    ax.set_ylabel("test accuracy; CoNLL: F1 (entity)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return figure
+    legend_below(figure)
+    return readable(figure)

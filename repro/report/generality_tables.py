@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from repro.report.tables import format_mean_std, mean_std_column
 from repro.variants.registry import variant_fields
 
 PRIMARY_MEASURES = ("primary_test", "primary_diff", "gap", "mlm", "mlm_diff")
@@ -51,12 +52,6 @@ def by_secondary_task(frame: pd.DataFrame, keys: list[str], measure: str = "seco
     return pd.concat(parts, axis=1) if parts else pd.DataFrame()
 
 
-def _cell(mean: float, std: float, digits: int) -> str:
-    if np.isnan(mean):
-        return ""
-    return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def _marks(means: pd.Series) -> dict:
     """Row label -> "best" / "second" for the highest and second-highest distinct means."""
     values = sorted(set(means.dropna().round(12)), reverse=True)
@@ -69,30 +64,35 @@ def _marks(means: pd.Series) -> dict:
     return marks
 
 
-def formatted(table: pd.DataFrame, measures: list[str], *, mark_within: str | None = None, digits: int = 4,
+def formatted(table: pd.DataFrame, measures: list[str], *, mark_within: str | None = None,
               paper: pd.DataFrame | None = None) -> pd.DataFrame:
-    """HTML cells "mean ± std" per measure (bold: best, italics: second best; higher is better,
-    within each group of index level `mark_within`, or over all rows), with the paper's value in
-    a column beside each measure when `paper` has `<measure> paper mean` / `... std`. Display
-    with `to_html(escape=False)`."""
+    """HTML cells "mean ± std" per measure (`repro.report.tables.format_mean_std`; bold: best,
+    italics: second best; higher is better, within each group of index level `mark_within`, or
+    over all rows), with the paper's value in a column beside each measure when `paper` has
+    `<measure> paper mean` / `... std`. The first column `n` counts the values behind the first
+    measure's mean; a measure resting on other counts gets its own "<label> n" column. Show it
+    with `repro.report.tables.book_table` (the index becomes the key columns)."""
     out = pd.DataFrame(index=table.index)
     groups = [table] if mark_within is None else [g for _, g in table.groupby(level=mark_within, sort=False)]
-    for measure in measures:
-        if f"{measure} mean" not in table:
-            continue
+    shown = [m for m in measures if f"{m} mean" in table]
+    for measure in shown:
         marks = {}
         for group in groups:
             marks.update(_marks(group[f"{measure} mean"]))
         cells = []
         for label, row in table.iterrows():
-            text = _cell(row[f"{measure} mean"], row[f"{measure} std"], digits)
+            text = format_mean_std(row[f"{measure} mean"], row[f"{measure} std"])
             style = marks.get(label)
             cells.append(f"<b>{text}</b>" if style == "best" else f"<i>{text}</i>" if style == "second" else text)
-        out[LABELS.get(measure, measure)] = cells
+        name = LABELS.get(measure, measure)
+        out[name] = cells
+        if measure != shown[0] and not table[f"{measure} n"].equals(table[f"{shown[0]} n"]):
+            out[f"{name} n"] = table[f"{measure} n"].astype("Int64")
         if paper is not None and f"{measure} paper mean" in paper:
             aligned = paper.reindex(table.index)
-            out[f"{LABELS.get(measure, measure)}: paper"] = [
-                _cell(m, s, digits) for m, s in zip(aligned[f"{measure} paper mean"], aligned[f"{measure} paper std"])]
+            out[f"{name}: paper"] = mean_std_column(aligned[f"{measure} paper mean"], aligned[f"{measure} paper std"])
+    if shown:
+        out.insert(0, "n", table[f"{shown[0]} n"].astype("Int64"))
     return out
 
 

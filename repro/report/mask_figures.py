@@ -1,14 +1,15 @@
 """Figures of where selectors put their budget and how much their masks overlap (notebook 01).
 
-Every figure has labelled axes; captions live in the notebooks.
+Every figure has labelled axes and the book's style (`repro.report.figures`); captions come from
+`figure_caption("budget_groups" | "budget_layers" | "mask_overlap", ...)`.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
+from repro.report.figures import STYLES, book_figure, legend_below, readable
 from repro.report.mask_budget import budget_table, jaccard
 from repro.selection.selectors import Mask
 
@@ -59,14 +60,13 @@ def budget_shares(masks: dict[str, Mask]) -> pd.DataFrame:
     return frame
 
 
-def plot_budget_shares(masks: dict[str, Mask], ax=None):
-    """Stacked bars: per variant, the share of its mask in each group; a first bar shows the
-    groups' share of all parameters (what a random mask gets). Returns the figure."""
+def plot_budget_shares(masks: dict[str, Mask]):
+    """Our Fig. S1: stacked bars, per variant the share of its mask in each group; a first bar
+    shows the groups' share of all parameters (what a random mask gets). Returns the figure."""
     shares = budget_shares(masks)
     frame = shares.loc[[ALL_PARAMETERS] + list(masks)]
     frame = frame.loc[:, frame.sum() > 0]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.45 * len(frame) + 1.6))
+    figure, ax = book_figure(height_in=0.42 * len(frame) + 2.6)
     left = np.zeros(len(frame))
     for group in frame.columns:
         ax.barh(frame.index, frame[group], left=left, label=group)
@@ -75,26 +75,27 @@ def plot_budget_shares(masks: dict[str, Mask], ax=None):
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the mask (selected entries)")
     ax.set_ylabel("variant")
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
-    return ax.figure
+    legend_below(figure)
+    return readable(figure)
 
 
-def plot_layer_shares(masks: dict[str, Mask], ax=None):
-    """Share of each variant's mask per layer (embeddings first), against the layers' share of
-    all parameters (dashed). Returns the figure."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
+def plot_layer_shares(masks: dict[str, Mask]):
+    """Our Fig. S2: share of each variant's mask per layer (embeddings first), against the
+    layers' share of all parameters (dashed). Returns the figure."""
+    figure, ax = book_figure(height_in=4.2 + 0.25 * len(masks))
     first = next(iter(masks.values()))
     reference = budget_by_layer({name: torch.ones_like(m) for name, m in first.items()})
     ax.plot(reference.index, reference.to_numpy(), color="grey", linestyle="--", label=ALL_PARAMETERS)
     for variant, mask in masks.items():
         shares = budget_by_layer(mask).reindex(reference.index, fill_value=0.0)
-        ax.plot(shares.index, shares.to_numpy(), marker="o", label=variant)
-    ax.set_xlabel("layer (embeddings, then transformer layers from the input)")
+        marker, colour = STYLES.get(variant, ("o", None))
+        ax.plot(shares.index, shares.to_numpy(), marker=marker, color=colour, label=variant)
+    ax.set_xlabel("layer (embeddings, then from the input)")
     ax.set_ylabel("share of the mask")
+    ax.tick_params(axis="x", rotation=90)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax.figure
+    legend_below(figure)
+    return readable(figure)
 
 
 def jaccard_matrix(masks: dict[str, Mask]) -> pd.DataFrame:
@@ -104,19 +105,17 @@ def jaccard_matrix(masks: dict[str, Mask]) -> pd.DataFrame:
     return pd.DataFrame(values, index=names, columns=names)
 
 
-def plot_jaccard(matrix: pd.DataFrame, ax=None):
-    """Heat map of `jaccard_matrix`, values printed in the cells. Returns the figure."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.8 * len(matrix) + 2.5, 0.7 * len(matrix) + 1.8))
+def plot_jaccard(matrix: pd.DataFrame):
+    """Our Fig. S3: heat map of `jaccard_matrix`, values printed in the cells. Returns the figure."""
+    figure, ax = book_figure(height_in=min(6.4, 0.45 * len(matrix) + 3.2))
     image = ax.imshow(matrix.to_numpy(), vmin=0, vmax=1, cmap="viridis")
-    ax.set_xticks(range(len(matrix)), matrix.columns, rotation=40, ha="right")
+    ax.set_xticks(range(len(matrix)), matrix.columns, rotation=90)
     ax.set_yticks(range(len(matrix)), matrix.index)
     for i in range(len(matrix)):
         for j in range(len(matrix)):
             value = matrix.iat[i, j]
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black",
-                    fontsize="small")
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black")
     ax.set_xlabel("variant")
     ax.set_ylabel("variant")
-    ax.figure.colorbar(image, ax=ax, label="Jaccard overlap")
-    return ax.figure
+    figure.colorbar(image, ax=ax, label="Jaccard overlap")
+    return readable(figure)

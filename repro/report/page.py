@@ -1,5 +1,6 @@
 """What every book page shows around its results: the settings it ran with, the data notes,
-and a closing line that says what ran, how it ended, how long it took and where.
+and a closing line that says what ran, how it ended, what was computed and what reused, and
+with which code (commit), when, on which machine and for how many minutes.
 
 A page starts with `Page.start` right after its parameters; the start records which result files
 the results folder already held, so the closing line calls reused only runs whose result was
@@ -10,8 +11,13 @@ a page with missing numbers is never published.
 """
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable, Mapping
 
 import pandas as pd
@@ -39,13 +45,13 @@ OWNED_ROWS = {"pruning_l1": "diff pruning: L1 coefficient of its full fine-tunin
 class Page:
     """One execution of a book page: its section's grid (`repro.runs.grid_files`; None for a
     page without one), workspace and executor, when it started, and the result files the results
-    folder held then (`existing`: run id -> modification time)."""
+    folder held then (`existing`: run id -> `stored_runs` stamp)."""
 
     grid: Grid | None
     workspace: Workspace
     executor: ExecutorConfig
     started: float
-    existing: Mapping[str, int]
+    existing: Mapping[str, tuple[int, int]]
 
     @classmethod
     def start(cls, section: str | None, profile: str | None, results_dir, data_dir=None,
@@ -93,7 +99,8 @@ class Page:
         if probe is not None:
             rows["MLM probe"] = probe_setting(probe)
         rows.update(extra or {})
-        rows.update({"executor": self.executor.describe(), "device": self.workspace.device})
+        rows.update({"executor": self.executor.describe(),
+                     "device": f"{self.workspace.device} ({machine(self.workspace.device)})"})
         return pd.Series(rows, name="setting", dtype=object).to_frame().style
 
     def data_notes(self, tasks: Iterable[str]) -> str:
@@ -138,14 +145,20 @@ class Page:
         named = set().union(*(run_ids(item) for item in used)) if used else set()
         stored = stored_runs(self.workspace)
         reused = {run_id for run_id in named if run_id in self.existing and stored.get(run_id) == self.existing[run_id]}
-        written = {run_id for run_id, mtime in stored.items() if self.existing.get(run_id) != mtime}
+        written = {run_id for run_id, stamp in stored.items() if self.existing.get(run_id) != stamp}
         results = [self.workspace.store.load_by_id(run_id) for run_id in sorted((named & stored.keys()) | written)]
         return [r for r in results if r is not None], len(reused)
 
 
-def stored_runs(workspace: Workspace) -> dict[str, int]:
-    """Run id -> modification time (ns) of every result file in the workspace's results folder."""
-    return {path.stem: path.stat().st_mtime_ns for path in (workspace.results_dir / "runs").glob("*.json")}
+def stored_runs(workspace: Workspace) -> dict[str, tuple[int, int]]:
+    """Run id -> (modification time in ns, inode) of every result file in the workspace's results
+    folder: a result written again (an atomic replace: a new file) changes its stamp even within
+    one tick of a coarse file-system clock."""
+    stamps = {}
+    for path in (workspace.results_dir / "runs").glob("*.json"):
+        stat = path.stat()
+        stamps[path.stem] = (stat.st_mtime_ns, stat.st_ino)
+    return stamps
 
 
 def run_ids(item) -> set[str]:
@@ -160,19 +173,65 @@ def run_ids(item) -> set[str]:
 
 
 def provenance(page: Page, results: list, *, reused: int, note: str = "") -> str:
-    """The closing line from the page's stored results (`RunResult`s)."""
+    """The closing line from the page's stored results (`RunResult`s), `reused` of which were
+    stored before the page started: profile, runs, models, tasks and seeds, how they ended,
+    what was computed now and what reused (said only when some were), then the commit, date,
+    machine (`machine`) and minutes of this execution."""
     minutes = (time.perf_counter() - page.started) / 60
-    line = "This page ran" + (f" profile **{page.profile}**" if page.profile else "") + ": "
+    line = "**Provenance.** This page ran" + (f" profile **{page.profile}**" if page.profile else "") + ": "
     if results:
         models = ", ".join(sorted({r.config.model for r in results}))
         tasks = ", ".join(sorted({r.config.task for r in results}))
-        line += (f"{len(results)} runs of {models} on {tasks}, {len(sorted({r.config.seed for r in results}))} "
-                 "seed(s); " + ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in STATUSES)
-                 + f"; {reused} of them reused from the results folder; ")
+        seeds = sorted({r.config.seed for r in results})
+        statuses = ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in STATUSES)
+        line += (f"{len(results)} runs of {models} on {tasks}, seed{'s' if len(seeds) > 1 else ''} "
+                 f"{', '.join(map(str, seeds))}; {statuses}; {reuse_text(len(results), reused)}. ")
     else:
-        line += "no runs; "
-    line += f"{minutes:.1f} minutes on {page.workspace.device}."
+        line += "no runs. "
+    line += (f"Commit {commit()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine(page.workspace.device)}; "
+             f"{minutes:.1f} minutes.")
     return f"{line} {note}" if note else line
+
+
+def reuse_text(total: int, reused: int) -> str:
+    """What ran now and what was reused: reuse is named only when some run was reused."""
+    if reused == 0:
+        return f"all {total} computed while the page ran"
+    if reused == total:
+        return f"all {total} reused from results stored before the page started"
+    return f"{total - reused} computed while the page ran, {reused} reused from results stored before it started"
+
+
+def commit() -> str:
+    """The short git commit of the code ("abc123def456", "... with uncommitted changes"), or
+    "unknown (not a git checkout)"."""
+    folder = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=folder).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                                 timeout=10, cwd=folder).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        head, changes = "", ""
+    if not head:
+        return "unknown (not a git checkout)"
+    return f"`{head}`" + (" with uncommitted changes" if changes else "")
+
+
+def machine(device: str) -> str:
+    """The hardware a page ran on: the GPU's name for a CUDA device, else the CPU's model and the
+    cores this process may use."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(torch.device(device))}"
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU {model} ({cores} cores)"
 
 
 def as_studies(studies: Study | Mapping[str, Study]) -> dict[str, Study]:
@@ -218,6 +277,14 @@ def rate_choice(studies: dict[str, Study]) -> str:
     return "chosen on validation per cell, from the grids below"
 
 
+def data_description(data: Mapping[str, object]) -> str:
+    """Where each task's data came from, without machine paths: "local data folder" or the hub
+    dataset, and the data's fingerprint (`TaskData.fingerprint`, as the run results record it)."""
+    def where(source: str) -> str:
+        return "local data folder" if source.startswith("local:") else f"Hugging Face hub {source.removeprefix('hub:')}"
+    return "; ".join(f"{task}: {where(d.source)}, fingerprint {d.fingerprint}" for task, d in data.items())
+
+
 def settings_rows(page: Page, studies: dict[str, Study], extend_edges: bool) -> dict[str, object]:
     """The settings every page states about its studies, in order."""
     data = {task: load_task(task, page.workspace.data_dir) for task in studies}
@@ -225,7 +292,7 @@ def settings_rows(page: Page, studies: dict[str, Study], extend_edges: bool) -> 
     selectors = {variant_fields(v)["selector"] for v in first.selectors}
     rows = {"profile": page.profile, "model": per_study(studies, lambda s: s.model),
             "tasks": ", ".join(f"{task} (test: {d.spec.test_split})" for task, d in data.items()),
-            "data": ", ".join(dict.fromkeys(d.source for d in data.values())),
+            "data": data_description(data),
             "variants": per_study(studies, lambda s: ", ".join(s.selectors)),
             "subset sizes": per_study(studies, subset_sizes),
             "learning rates": rate_choice(studies),

@@ -1,56 +1,105 @@
-"""Tables of the book's section 3 pages: our summaries formatted, and beside the paper's numbers.
+"""Tables of the book's section 3 pages, as they are shown: our summaries beside the paper's numbers.
 
-Numeric columns follow one scheme: `mean`, `std`, `n` for ours, `paper mean`, `paper std` for the
-paper's (prefixed "<measure> " where a table holds several); formatted ones read "<label>" for
-ours and "<label>: paper" for the paper's.
+One format per quantity, everywhere: scores with `SCORE_DIGITS` decimals ("0.912 ± 0.004", mean
+± std over seeds; one seed: the mean alone), the seed count in its own column `n`, learning
+rates as "1e-3" / "2.5e-4" (`format_rate`), subset sizes as a percentage of the encoder with
+three significant digits (`format_share`). Headers name the metric ("test accuracy", "test F1
+(entity)"). Tables are plain frames whose key columns come first; `book_table` shows one
+without an index column, so the first column (kept in view by the book's CSS) is a key.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from repro.report.paper_table1 import TABLE1, TABLE1_TASKS, table1
+from repro.report.figures import metric_label, percent
+from repro.report.paper_table1 import TABLE1, TABLE1_TASKS
 from repro.runs.grid_extension import at_cap
 
+SCORE_DIGITS = 3
+PAPER_SETTING = "roberta-base, 5 seeds"
 
-def format_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
-    """'0.9123 ± 0.0012 (n=5)'; one seed shows no spread: '0.9123 (n=1)'."""
-    if np.isnan(mean):
-        return "n/a"
-    if np.isnan(std):
-        return f"{mean:.{digits}f} (n={n})"
-    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"
+
+def format_mean_std(mean: float, std: float, digits: int = SCORE_DIGITS) -> str:
+    """'0.912 ± 0.001'; without a spread (one seed) the mean alone; '' when there is no mean."""
+    if mean is None or np.isnan(mean):
+        return ""
+    return f"{mean:.{digits}f}" if std is None or np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def mean_std_column(means, stds) -> list[str]:
+    """`format_mean_std` of each (mean, std) pair."""
+    return [format_mean_std(mean, std) for mean, std in zip(means, stds)]
+
+
+def format_rate(rate: float) -> str:
+    """A learning rate in one format: 0.001 -> '1e-3', 0.0025 -> '2.5e-3', 0.1 -> '1e-1'; NaN -> ''."""
+    if rate is None or np.isnan(rate):
+        return ""
+    mantissa, exponent = f"{rate:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+def format_share(fraction: float) -> str:
+    """A subset size as a percentage of the encoder, 3 significant digits: 8.13e-4 -> '0.0813%'; NaN -> ''."""
+    return "" if fraction is None or np.isnan(fraction) else percent(fraction)
+
+
+def score_header(tasks) -> str:
+    """'test accuracy' or 'test F1 (entity)' when `tasks` share a metric, else 'test score'."""
+    metrics = {metric_label(task) for task in tasks}
+    return f"test {metrics.pop()}" if len(metrics) == 1 else "test score"
+
+
+def paper_table1_cell(task: str, variant: str) -> str:
+    """The paper's Table 1 score of `variant` on `task` (mean ± std), '' where it has none."""
+    if task not in TABLE1_TASKS or variant not in TABLE1:
+        return ""
+    return format_mean_std(*TABLE1[variant][TABLE1_TASKS.index(task)])
 
 
 def results_table(summary: pd.DataFrame) -> pd.DataFrame:
     """`repro.runs.learning_rate.summarise` rows as the book shows them, one per (task, variant,
-    realised subset size): test score, validation score and learning rate chosen on it, the grid
-    tried, whether the choice is at its edge ("yes (cap)": at 0.1), and diverged/failed runs."""
+    realised subset size): the test score at the rate chosen on validation and its seeds `n`,
+    the paper's Table 1 score where the cell is one of Table 1's (BitFit's size), the validation
+    score, the chosen rate and the grid tried, whether the choice is at the grid's edge ("yes
+    (cap)": at 0.1), and how many runs diverged, failed or are pending. The task column is
+    left out when there is one task."""
     summary = summary.sort_values(["task", "selector", "fraction"])
-    table = pd.DataFrame({
-        "task": summary["task"], "variant": summary["selector"],
-        "subset size": summary["fraction"].map(lambda f: f"{f:.2e}" if np.isfinite(f) else "n/a"),
-        "test": [format_mean_std(m, s, n) for m, s, n in zip(summary["test_mean"], summary["test_std"], summary["n_seeds"])],
-        "validation": summary["val_mean"].map(lambda v: f"{v:.4f}"),
-        "chosen learning rate": summary["learning_rate"].map(lambda v: f"{v:g}"),
-        "grid tried": summary["grid"].map(lambda g: ", ".join(f"{v:g}" for v in g)),
-        "at edge": [("yes (cap)" if capped else "yes") if edge else ""
-                    for edge, capped in zip(summary["at_edge"], at_cap(summary))],
-        "diverged/failed": [f"{d}/{f}" for d, f in zip(summary["n_diverged"], summary["n_failed"])],
-    })
-    return table.set_index(["task", "variant", "subset size"])
+    tasks = list(dict.fromkeys(summary["task"]))
+    score, metric = score_header(tasks), score_header(tasks).removeprefix("test ")
+    size = [f if np.isfinite(f) else (s if s == s else np.nan) for f, s in zip(summary["fraction"], summary["subset_size"])]
+    table = pd.DataFrame({"task": summary["task"] if score != "test score" else
+                          [f"{t}: {metric_label(t)}" for t in summary["task"]],
+                          "variant": summary["selector"], "subset size (% of encoder)": [format_share(s) for s in size],
+                          f"{score} (mean ± std)": mean_std_column(summary["test_mean"], summary["test_std"]),
+                          "n": summary["n_seeds"].astype(int)})
+    at_table1 = summary["subset_size"].isna()
+    paper = [paper_table1_cell(t, v) if here else "" for t, v, here in zip(summary["task"], summary["selector"], at_table1)]
+    if any(paper):
+        table[f"paper, Table 1 ({PAPER_SETTING})"] = paper
+    table[f"validation {metric} (mean)"] = summary["val_mean"].map(lambda v: "" if np.isnan(v) else f"{v:.{SCORE_DIGITS}f}")
+    table["learning rate (chosen)"] = summary["learning_rate"].map(format_rate)
+    table["rates tried"] = summary["grid"].map(lambda g: ", ".join(format_rate(v) for v in g))
+    table["at edge"] = [("yes (cap)" if capped else "yes") if edge else ""
+                        for edge, capped in zip(summary["at_edge"], at_cap(summary))]
+    counts = ["n_diverged", "n_failed"] + (["n_pending"] if summary.get("n_pending", pd.Series(0)).any() else [])
+    table["runs " + "/".join(c.removeprefix("n_") for c in counts)] = [
+        "/".join(str(int(v)) for v in values) for values in zip(*(summary[c] for c in counts))]
+    return (table if len(tasks) > 1 else table.drop(columns="task")).reset_index(drop=True)
 
 
 def bitfit_size_table(summary: pd.DataFrame, task: str) -> pd.DataFrame:
     """Our rows at BitFit's subset size (and full fine-tuning) beside the paper's Table 1 column
-    for `task` (none for a task outside it): realised subset size, mean, std, n, paper mean,
-    paper std, one row per variant."""
-    rows = summary[summary["subset_size"].isna()]
-    ours = pd.DataFrame({"variant": rows["selector"], "subset size": rows["fraction"], "mean": rows["test_mean"],
-                         "std": rows["test_std"], "n": rows["n_seeds"]})
-    paper = (table1(task, list(ours["variant"])) if task in TABLE1_TASKS
-             else pd.DataFrame({"variant": [], "paper mean": [], "paper std": []}))
-    return ours.merge(paper, on="variant", how="left").round(4).set_index("variant")
+    for `task` (empty for a task outside it): variant, realised subset size, our test score and
+    seeds, the paper's score."""
+    rows = summary[summary["subset_size"].isna() & (summary["task"] == task)]
+    score = score_header([task])
+    return pd.DataFrame({"variant": rows["selector"], "subset size (% of encoder)": rows["fraction"].map(format_share),
+                         f"{score} (mean ± std)": mean_std_column(rows["test_mean"], rows["test_std"]),
+                         "n": rows["n_seeds"].astype(int),
+                         f"paper ({PAPER_SETTING})": [paper_table1_cell(task, v) for v in rows["selector"]]}
+                        ).reset_index(drop=True)
 
 
 def _ranks(scores: pd.Series) -> pd.Series:
@@ -58,33 +107,41 @@ def _ranks(scores: pd.Series) -> pd.Series:
     return scores.rank(ascending=False, method="min")
 
 
+def _rank_text(ranks: pd.Series) -> np.ndarray:
+    return ranks.map(lambda r: "" if np.isnan(r) else f"{r:.0f}").to_numpy()
+
+
 def selection_table(summary: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
     """Table 1 beside the paper: one row per variant of `summary` (`repro.runs.learning_rate.summarise`
-    output at BitFit's subset size), and per task our test score (mean ± std, seeds), our rank
-    among the variants shown, and the paper's score and rank among the same variants. The last
-    columns average the ranks over the tasks that have them."""
+    output at BitFit's subset size); per task our test score (mean ± std over seeds), our rank
+    among the variants shown, the paper's score and its rank among the same variants; the seeds
+    `n` (per task when they differ); the ranks averaged over the tasks that have them."""
     variants = list(dict.fromkeys(summary["selector"]))
-    table = pd.DataFrame(index=pd.Index(variants, name="variant"))
-    ours_ranks, paper_ranks = [], []
+    table = pd.DataFrame({"variant": variants})
+    ours_ranks, paper_ranks, seeds = [], [], {}
     for task in tasks:
         rows = summary[summary["task"] == task].set_index("selector").reindex(variants)
         ranks = _ranks(rows["test_mean"])
-        table[task] = [format_mean_std(m, s, int(n) if n == n else 0)
-                                  for m, s, n in zip(rows["test_mean"], rows["test_std"], rows["n_seeds"])]
-        table[f"{task}: rank"] = ranks.map(lambda r: "" if np.isnan(r) else f"{r:.0f}").to_numpy()
+        table[f"{task}: {score_header([task])}"] = mean_std_column(rows["test_mean"], rows["test_std"])
+        table[f"{task}: rank"] = _rank_text(ranks)
         ours_ranks.append(ranks.to_numpy())
+        seeds[task] = rows["n_seeds"].fillna(0).astype(int).to_numpy()
         if task in TABLE1_TASKS:
-            column = TABLE1_TASKS.index(task)
-            paper = pd.Series({v: TABLE1[v][column][0] for v in variants if v in TABLE1}).reindex(variants)
-            paper_std = pd.Series({v: TABLE1[v][column][1] for v in variants if v in TABLE1}).reindex(variants)
-            paper_rank = _ranks(paper)
-            table[f"{task}: paper"] = [format_mean_std(m, s, 5) for m, s in zip(paper, paper_std)]
-            table[f"{task}: paper rank"] = paper_rank.map(lambda r: "" if np.isnan(r) else f"{r:.0f}").to_numpy()
-            paper_ranks.append(paper_rank.to_numpy())
+            paper = pd.Series({v: TABLE1[v][TABLE1_TASKS.index(task)][0] for v in variants if v in TABLE1}).reindex(variants)
+            table[f"{task}: paper"] = [paper_table1_cell(task, v) for v in variants]
+            table[f"{task}: paper rank"] = _rank_text(_ranks(paper))
+            paper_ranks.append(_ranks(paper).to_numpy())
+    table.insert(1, "n", [_seed_counts({t: n[i] for t, n in seeds.items()}) for i in range(len(variants))])
     table["mean rank"] = _mean_rank(ours_ranks)
     if paper_ranks:
         table["mean rank: paper"] = _mean_rank(paper_ranks)
     return table
+
+
+def _seed_counts(per_task: dict[str, int]) -> str:
+    """'3' when every task has the same seed count, else 'sst2 3, trec6 1'."""
+    counts = set(per_task.values())
+    return str(counts.pop()) if len(counts) == 1 else ", ".join(f"{t} {n}" for t, n in per_task.items())
 
 
 def _mean_rank(ranks: list[np.ndarray]) -> list[str]:
@@ -115,3 +172,19 @@ def selection_costs(frame: pd.DataFrame, by: tuple[str, ...] = ("selector",)) ->
     costs = ok.groupby(list(by))[present].max().rename(columns=SELECTION_COSTS)
     costs.index.names = ["variant" if name == "selector" else name for name in by]
     return costs
+
+
+def book_table(frame: pd.DataFrame, caption: str | None = None, decimals: int = 1):
+    """How the book shows a table: a pandas Styler without an index column (a default range
+    index is dropped, any other becomes the first columns, named by its names), HTML in cells
+    kept, numbers left as numbers formatted per column (whole numbers with thousands
+    separators, others with `decimals`), blanks for missing values, and `caption` above it."""
+    frame = frame.reset_index(drop=isinstance(frame.index, pd.RangeIndex))
+    formats = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            whole = bool(np.all(np.mod(values.dropna(), 1) == 0))
+            formats[column] = "{:,.0f}" if whole else f"{{:,.{decimals}f}}"
+    styler = frame.style.hide(axis="index").format(formats, na_rep="")
+    return styler.set_caption(caption) if caption else styler

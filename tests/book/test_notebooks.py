@@ -34,8 +34,8 @@ def test_subset_size_notebook_smoke(tmp_path, study_data):
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the figure
     assert len(list((tmp_path / "results" / "runs").glob("*.json"))) == 16  # the smoke grid
     footer = str(outputs[-1]["data"]["text/markdown"])
-    assert footer.startswith("This page ran profile **smoke**: 16 runs of tiny-random on sst2, 2 seed(s); 16 ok")
-    assert "0 of them reused" in footer
+    assert footer.startswith("**Provenance.** This page ran profile **smoke**: 16 runs of tiny-random on sst2, seeds 0, 1; 16 ok")
+    assert "all 16 computed while the page ran" in footer and "reused" not in footer
 
 
 def test_subset_size_notebook_extends_edges(tmp_path, study_data):

@@ -1,9 +1,11 @@
 """The pieces every book page shares: settings table, data notes, the closing provenance line,
-the tables beside the paper and the sentences written from results."""
+the generality tables beside the paper and the sentences written from results (the section 3
+tables: test_tables.py)."""
 from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +15,8 @@ import pytest
 from repro.report.beside_paper import beside_paper, paper_values, secondary_columns
 from repro.report.findings import (learning_rate_statements, pretrained_mlm, regularization_trends,
                                    similarity_statement)
-from repro.report.page import Page, run_ids
+from repro.report.page import Page, commit, machine, reuse_text, run_ids
 from repro.report.parameters import check_parameters, declared_parameters
-from repro.report.tables import bitfit_size_table, format_mean_std, results_table, selection_costs
 from repro.generality.mlm_probe import section_probe
 from repro.runs.config import RunConfig
 from repro.runs.grid_files import section_grid
@@ -51,15 +52,58 @@ def test_footer_counts_statuses_and_only_untouched_older_runs_as_reused(tmp_path
     store(page, new, "diverged")
     store(page, unnamed)  # written by the page, so its own although not named
     line = page.footer([kept, retried, new])
-    assert line.startswith("This page ran profile **smoke**: 4 runs of tiny-random on sst2, 4 seed(s); ")
-    assert "2 ok, 1 diverged, 1 failed; 1 of them reused from the results folder;" in line
-    assert line.endswith(f"minutes on {page.workspace.device}.")
+    assert line.startswith("**Provenance.** This page ran profile **smoke**: 4 runs of tiny-random on sst2, "
+                           "seeds 0, 1, 2, 3; 2 ok, 1 diverged, 1 failed; 3 computed while the page ran, 1 reused "
+                           "from results stored before it started. Commit ")
+    assert re.search(r"Commit (`[0-9a-f]{12}`( with uncommitted changes)?|unknown \(not a git checkout\)), "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, CPU .+ \(\d+ cores\); \d+\.\d minutes\.$", line)
     assert page.footer(note="Probes too.").endswith("Probes too.")
+
+
+def test_footer_says_reused_only_of_runs_that_were(tmp_path):
+    """All fresh: no reuse is named (the line once said '0 of them reused'); all stored before: all reused."""
+    page = Page.start("subset_size", "smoke", tmp_path / "results", tmp_path)
+    runs = [config(0), config(1)]
+    for run in runs:
+        store(page, run)
+    fresh = page.footer(runs)
+    assert "all 2 computed while the page ran" in fresh and "reused" not in fresh and "seeds 0, 1;" in fresh
+    again = Page.start("subset_size", "smoke", tmp_path / "results", tmp_path).footer(runs)
+    assert "all 2 reused from results stored before the page started" in again and "computed" not in again
+    assert reuse_text(3, 1) == "2 computed while the page ran, 1 reused from results stored before it started"
+
+
+def test_a_result_written_again_within_one_clock_tick_is_not_reused(tmp_path):
+    """Coarse file-system clocks: the rewrite keeps the old modification time, but is a new file."""
+    run = config(0)
+    store(Page.start("subset_size", "smoke", tmp_path / "results", tmp_path), run)
+    page = Page.start("subset_size", "smoke", tmp_path / "results", tmp_path)
+    path = page.workspace.store.path_for(run)
+    before = path.stat().st_mtime_ns
+    store(page, run)
+    os.utime(path, ns=(before, before))
+    assert "all 1 computed while the page ran" in page.footer([run])
 
 
 def test_footer_without_runs_or_profile(tmp_path):
     line = Page.start(None, None, tmp_path / "empty", tmp_path).footer()
-    assert line.startswith("This page ran: no runs; ") and "reused" not in line
+    assert line.startswith("**Provenance.** This page ran: no runs. Commit ") and "reused" not in line
+
+
+def test_machine_names_the_cpu_and_its_cores_or_the_gpu(monkeypatch):
+    assert re.fullmatch(r"CPU .+ \(\d+ cores\)", machine("cpu"))
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.get_device_name", lambda device: "NVIDIA H200")
+    assert machine("cuda") == "GPU NVIDIA H200"
+
+
+def test_commit_of_a_checkout_or_unknown(monkeypatch):
+    assert re.fullmatch(r"`[0-9a-f]{12}`( with uncommitted changes)?|unknown \(not a git checkout\)", commit())
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+    monkeypatch.setattr("subprocess.run", no_git)
+    assert commit() == "unknown (not a git checkout)"
 
 
 @pytest.mark.parametrize("statuses, raises", [
@@ -82,7 +126,7 @@ def test_finish_shows_the_closing_line_then_raises_when_a_run_failed(tmp_path, m
     else:
         with pytest.raises(RuntimeError, match=raises):
             page.finish(runs)
-    assert [markdown.data[:13] for markdown in shown] == ["This page ran"]  # shown first, whatever follows
+    assert [markdown.data[:32] for markdown in shown] == ["**Provenance.** This page ran pr"]  # shown first
 
 
 def test_papermill_parameters_the_notebook_does_not_declare_are_refused():
@@ -136,13 +180,15 @@ def test_settings_table_states_the_grid_and_only_the_settings_that_apply(tmp_pat
     page = Page.start("subset_size", "smoke", tmp_path / "results", study_data, executor="local:workers=3")
     table = page.settings(study(), extend_edges=True, extra={"Table 10": "rank 4"}).data["setting"]
     assert table["profile"] == "smoke" and table["model"] == "tiny-random"
-    assert table["tasks"].startswith("sst2 (test: GLUE dev") and table["data"]
+    assert table["tasks"].startswith("sst2 (test: GLUE dev")
+    assert re.fullmatch(r"sst2: local data folder, fingerprint [0-9a-f]{16}", table["data"])  # no machine path
     assert table["subset sizes"] == "0.001, BitFit's share; bitfit: their own size"
     assert table["learning-rate grids"] == "random: 0.01, 0.1; bitfit: 0.01, 0.1"
     assert table["runs"] == 2 * 2 * 2 + 2 * 2  # random at two sizes, bitfit once; two rates, two seeds
     assert table["learning rates"].startswith("chosen on validation")
     assert "True" in table["extend edges"] and table["Table 10"] == "rank 4"
     assert list(table.index[-2:]) == ["executor", "device"] and table["executor"] == "local: 3 processes"
+    assert re.fullmatch(r"cpu \(CPU .+ \(\d+ cores\)\)", table["device"])
     assert not any(row.startswith(("downstream", "pretraining", "diff pruning", "secondary", "MLM")) for row in table.index)
 
 
@@ -183,49 +229,6 @@ def test_data_notes_name_their_task(tmp_path, study_data):
     assert notes.startswith("**Data note (conll03_de).**") and notes.count("Data note") == 1
 
 
-# --- tables ------------------------------------------------------------------------------------
-
-def summary_rows() -> pd.DataFrame:
-    return pd.DataFrame({
-        "task": ["sst2", "sst2", "sst2"], "selector": ["random", "bitfit", "full"],
-        "subset_size": [1e-3, np.nan, np.nan], "fraction": [1e-3, 8e-4, 1.0], "grid": [[0.01, 0.1]] * 3,
-        "learning_rate": [0.1, 0.01, 0.01], "at_edge": [True, True, False], "val_mean": [0.7, 0.8, 0.9],
-        "test_mean": [0.71, 0.81, 0.91], "test_std": [0.01, np.nan, 0.02], "n_seeds": [2, 1, 2],
-        "n_diverged": [0, 1, 0], "n_failed": [0, 0, 0]})
-
-
-def test_format_mean_std():
-    assert format_mean_std(0.91234, 0.00123, 5) == "0.9123 ± 0.0012 (n=5)"
-    assert format_mean_std(0.91234, float("nan"), 1) == "0.9123 (n=1)"
-    assert format_mean_std(float("nan"), float("nan"), 0) == "n/a"
-
-
-def test_results_table_one_row_per_cell_with_the_edge_and_the_cap():
-    table = results_table(summary_rows())
-    assert table.index.names == ["task", "variant", "subset size"]
-    assert table.loc[("sst2", "random", "1.00e-03"), "at edge"] == "yes (cap)"
-    assert table.loc[("sst2", "bitfit", "8.00e-04"), "at edge"] == "yes"
-    assert table.loc[("sst2", "bitfit", "8.00e-04"), "diverged/failed"] == "1/0"
-    assert table.loc[("sst2", "full", "1.00e+00"), "test"] == "0.9100 ± 0.0200 (n=2)"
-
-
-def test_bitfit_size_table_puts_the_paper_beside_ours():
-    table = bitfit_size_table(summary_rows(), "sst2")
-    assert list(table.columns) == ["subset size", "mean", "std", "n", "paper mean", "paper std"]
-    assert list(table.index) == ["bitfit", "full"]  # the BitFit-sized rows only
-    assert table.loc["full", "paper mean"] == 0.9468
-    assert bitfit_size_table(summary_rows(), "conll03_de")["paper mean"].isna().all()
-
-
-def test_selection_costs_keep_the_first_computation_of_ok_runs():
-    frame = pd.DataFrame({"selector": ["random", "random", "bitfit"], "status": ["ok", "ok", "failed"],
-                          "sel_seconds": [3.0, 0.1, 9.0], "time_train_s": [5.0, 6.0, 1.0]})
-    costs = selection_costs(frame)
-    assert list(costs.index) == ["random"] and costs.index.name == "variant"
-    assert costs.loc["random", "selection s"] == 3.0 and costs.loc["random", "training s"] == 6.0
-    assert selection_costs(pd.DataFrame()).empty
-
-
 # --- beside the paper ---------------------------------------------------------------------------
 
 def test_paper_values_use_our_measure_and_index_names():
@@ -260,8 +263,11 @@ def test_beside_paper_marks_the_best_and_shows_the_paper():
     table, html = beside_paper(assess_rows(), ["subset_size", "variant"], ("primary_test",), 8,
                                secondary=("secondary_decoder", "secondary_full"), mark_within="subset_size")
     assert math.isclose(table.loc[(1e-3, "random"), "trec6 full mean"], 0.8)
-    assert "<b>0.9000</b>" in html and "<i>0.8000</i>" in html
+    assert "<b>0.900</b>" in html and "<i>0.800</i>" in html
     assert "trec6 full: paper" in html and "primary: paper" in html
+    header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    assert header.count("<tr>") == 1 and re.findall(r"<th[^>]*>([^<]*)</th>", header)[:3] == ["subset_size", "variant", "n"]
+    assert "index_name" not in html and "row_heading" not in html  # keys are columns: no index column or row
 
 
 # --- sentences ------------------------------------------------------------------------------------

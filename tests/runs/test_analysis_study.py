@@ -6,8 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from repro.report.tables import format_mean_std
-from repro.runs.learning_rate import summarise
+from repro.runs.config import RunConfig
+from repro.runs.learning_rate import chosen_runs, summarise
+from repro.runs.store import config_row
 from repro.runs.grid_files import section_grid, section_study
 from repro.runs.profiles import PROFILES
 
@@ -72,9 +73,32 @@ def test_cells_are_per_selector_and_size():
     assert len(summary) == 3 and pd.isna(summary.loc[summary["selector"] == "bitfit", "subset_size"].iloc[0])
 
 
-def test_format_mean_std():
-    assert format_mean_std(0.91234, 0.00123, 5) == "0.9123 ± 0.0012 (n=5)"
-    assert format_mean_std(0.91234, float("nan"), 1) == "0.9123 (n=1)"
+def test_runs_of_different_studies_are_never_pooled_as_seeds():
+    studies = [dict(train_size=100), dict(train_size=200), dict(train_size=100, max_length=64)]
+    configs = [RunConfig(task="sst2", selector="random", subset_size=0.01, learning_rate=lr, seed=seed, model="tiny-random",
+                         **study) for study in studies for lr in (1e-3, 1e-2) for seed in (0, 1)]
+    best = {100: 1e-3, 200: 1e-2}  # each study's own best rate; the other study's runs must not sway it
+    rows = [config_row(c) | dict(status="ok", sel_fraction=0.01, metric_validation=0.9 if c.learning_rate == best[c.train_size] else 0.5,
+                                 metric_test=c.train_size / 1000 + c.max_length / 1e5) for c in configs]
+    summary = summarise(pd.DataFrame(rows))
+    assert len(summary) == 3 and (summary["n_seeds"] == 2).all()
+    for _, row in summary.iterrows():
+        assert row["learning_rate"] == best[row["train_size"]]
+        assert row["test_mean"] == pytest.approx(row["train_size"] / 1000 + row["max_length"] / 1e5)  # own runs only
+    chosen = chosen_runs(summary, configs)
+    assert len(chosen) == 6 and all(c.learning_rate == best[c.train_size] for c in chosen)
+
+
+def test_a_cell_with_pending_runs_gets_no_rate_on_partial_seeds():
+    configs = [RunConfig(task="sst2", selector="random", subset_size=0.01, learning_rate=lr, seed=seed, model="tiny-random")
+               for lr in (1e-3, 1e-2) for seed in (0, 1)]
+    stored = [config_row(c) | dict(status="ok", metric_validation=c.learning_rate, metric_test=0.5)
+              for c in configs if c.seed == 0]
+    row = summarise(pd.DataFrame(stored), configs).iloc[0]
+    assert row["n_pending"] == 2 and math.isnan(row["learning_rate"]) and row["n_seeds"] == 0
+    assert row["grid"] == [1e-3, 1e-2]
+    complete = summarise(pd.DataFrame(stored), [c for c in configs if c.seed == 0]).iloc[0]
+    assert complete["n_pending"] == 0 and complete["learning_rate"] == 1e-2
 
 
 def test_paper_grids_are_one_two_five():
