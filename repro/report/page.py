@@ -29,12 +29,14 @@ from repro.runs.config import RunConfig
 from repro.runs.executors import ExecutorConfig, executor_config
 from repro.runs.grid_extension import LR_CAP
 from repro.runs.grid_files import Grid, section_grid
+from repro.runs.reference import REFERENCE_DIR
 from repro.runs.run import Workspace
 from repro.runs.store import STATUSES, RunResult
 from repro.runs.study import Study, as_list
 from repro.runs.sweep import failure_report
 from repro.variants.registry import variant_fields, variant_named
 
+REFERENCE_PROFILE = "reference"  # the profile of the committed reference store's grids (grids/reference/)
 NEEDS_DOWNSTREAM = {"largest_downstream_sqgrad", "combined"}  # selectors that read the downstream Fisher
 NEEDS_PRETRAINING = {"largest_pretrain_sqgrad", "combined"}  # ... and the pretraining one
 OWNED_ROWS = {"pruning_l1": "diff pruning: L1 coefficient of its full fine-tuning run",
@@ -55,17 +57,31 @@ class Page:
 
     @classmethod
     def start(cls, section: str | None, profile: str | None, results_dir, data_dir=None,
-              executor: str = "serial") -> "Page":
-        """Read the section's grid for `profile` (`section_grid`), open the workspace
+              executor: str = "serial", *, retrain: bool | None = None, reference_dir=None) -> "Page":
+        """Read the section's grid for the profile (`section_grid`), open the workspace
         (`Workspace.create`), build the executor from its string (`executor_config`, e.g.
         "slurm:partition=gpu,cpus=4": Slurm's resources default to the profile's) and note the
         time and the results already stored. ValueError for an unknown section, profile or
-        executor setting, and for a papermill parameter the page does not declare (`check_parameters`)."""
+        executor setting, and for a papermill parameter the page does not declare (`check_parameters`).
+
+        Where results come from (`page_source`): unless `retrain` is True the page reads the
+        reference store (`reference_dir`, default the repository's `reference/`) after
+        `results_dir`, and `profile` None means "reference" when that store holds records, else
+        "cpu". `retrain` None: train what neither store holds, except on the profile "reference"
+        (its runs are the committed ones: missing ones are pending); False: train nothing (show
+        what is stored, the rest pending); True: ignore the reference store and train what
+        `results_dir` lacks."""
         check_parameters()
+        profile, reference, train = page_source(profile, retrain, reference_dir)
         grid = section_grid(section, profile) if section is not None else None
-        runner = executor_config(executor, profile or "cpu")
-        workspace = Workspace.create(results_dir, data_dir)
+        runner = executor_config(executor, profile)
+        workspace = Workspace.create(results_dir, data_dir, reference_dir=reference, train=train)
         return cls(grid, workspace, runner, time.perf_counter(), stored_runs(workspace))
+
+    @property
+    def trains(self) -> bool:
+        """Whether this page trains what is missing (False: it shows the stored runs, the rest pending)."""
+        return self.workspace.train
 
     @property
     def profile(self) -> str | None:
@@ -148,6 +164,18 @@ class Page:
         written = {run_id for run_id, stamp in stored.items() if self.existing.get(run_id) != stamp}
         results = [self.workspace.store.load_by_id(run_id) for run_id in sorted((named & stored.keys()) | written)]
         return [r for r in results if r is not None], len(reused)
+
+
+def page_source(profile: str | None, retrain: bool | None, reference_dir=None) -> tuple[str, Path | None, bool]:
+    """(profile, reference folder or None, whether to train) of a page; see `Page.start`."""
+    if retrain not in (None, True, False):
+        raise ValueError(f"retrain {retrain!r} must be None (train unless on the reference profile), "
+                         f"False (train nothing) or True (ignore the reference store, train what is missing)")
+    reference = Path(reference_dir) if reference_dir is not None else REFERENCE_DIR
+    held = retrain is not True and reference.is_dir() and any((reference / "runs").glob("*.json"))
+    profile = profile or (REFERENCE_PROFILE if held else "cpu")
+    train = profile != REFERENCE_PROFILE if retrain is None else retrain
+    return profile, reference if held else None, train
 
 
 def stored_runs(workspace: Workspace) -> dict[str, tuple[int, int]]:

@@ -297,3 +297,20 @@ def test_regularization_trends_from_the_smallest_to_the_largest_coefficient():
     text = regularization_trends(table)
     assert "**sst2, L1** from 0.01 to 1: primary 0.8000 → 0.5000" in text
     assert "L2**" not in text  # one L2 coefficient: no trend
+
+
+def test_page_source_reads_the_reference_and_trains_nothing_on_its_profile(tmp_path):
+    from repro.report.page import page_source
+
+    empty, held = tmp_path / "empty", tmp_path / "held"
+    empty.mkdir()
+    (held / "runs").mkdir(parents=True)
+    (held / "runs" / "0123456789abcdef.json").write_text("{}")
+    assert page_source(None, None, held) == ("reference", held, False)  # the book's default: read, train nothing
+    assert page_source("cpu", None, held) == ("cpu", held, True)  # another profile trains what neither store holds
+    assert page_source("smoke", False, held) == ("smoke", held, False)  # False: show what is stored, train nothing
+    assert page_source(None, True, held) == ("cpu", None, True)  # retrain: the reference is not read
+    assert page_source("reference", True, held) == ("reference", None, True)  # recompute the reference grid
+    assert page_source(None, None, empty) == ("cpu", None, True)  # no reference records: train the cpu grid
+    with pytest.raises(ValueError, match="retrain 'yes' must be None"):
+        page_source(None, "yes", held)
