@@ -51,7 +51,7 @@ def test_bad_notebook_overrides_are_refused(overrides, error, message):
 
 @pytest.mark.parametrize("where, error, message", [
     (dict(section="fig9"), ValueError, r"unknown section 'fig9'; known sections: selection_strategies"),
-    (dict(profile="huge"), ValueError, r"unknown profile 'huge'; known profiles: \['cpu', 'paper', 'smoke'\]"),
+    (dict(profile="huge"), ValueError, r"unknown profile 'huge'; known profiles: \['cpu', 'paper', 'reference', 'smoke'\]"),
     (dict(task="mnli"), ValueError, r"unknown task 'mnli'; known tasks: conll03"),
 ])
 def test_bad_section_profile_or_task_is_refused(where, error, message):
