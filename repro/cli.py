@@ -1,7 +1,9 @@
-"""Command line: `python -m repro sweep|run-index|results ...` (see `--help` of each).
+"""Command line: `python -m repro sweep|run-index|results|reference export|verify ...` (see
+`--help` of each).
 
 Exit status: 0 when every run finished (ok or diverged), 1 when a run failed (the others still
-ran, and the failures are listed), 2 for bad input (nothing ran).
+ran, and the failures are listed) or, for `verify`, when a re-run differs from its record, 2 for
+bad input (nothing ran).
 """
 from __future__ import annotations
 
@@ -16,13 +18,20 @@ from repro.runs.profiles import SLURM_RESOURCES
 def _workspace(args):
     from repro.runs.run import Workspace
 
-    return Workspace.create(args.results_dir, args.data_dir)
+    return Workspace.create(args.results_dir, args.data_dir, reference_dir=args.reference)
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=None,
+                        help="raw data folder (default: $REPRO_DATA_DIR, else the Hugging Face hub)")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results-dir", default="results", help="results folder (default: results)")
-    parser.add_argument("--data-dir", default=None,
-                        help="raw data folder (default: $REPRO_DATA_DIR, else the Hugging Face hub)")
+    _add_data_dir(parser)
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="a read-only reference store (e.g. reference): runs it holds are not run again "
+                             "(default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     results = commands.add_parser("results", help="summary table of a results folder")
     results.add_argument("results_dir", type=Path)
+    results.add_argument("--reference", type=Path, default=None, help="also the records of this reference store")
+
+    reference = commands.add_parser("reference", help="the reference store of finished records (repro.runs.reference)")
+    actions = reference.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="copy the records of a results folder (JSON only, never weights or "
+                                               "caches) into the reference; existing records are never overwritten")
+    export.add_argument("results_dir", type=Path)
+    export.add_argument("--to", type=Path, default=None, help="the reference folder (default: the repository's "
+                                                              "reference/)")
+    export.add_argument("--grids", type=Path, default=None,
+                        help="a folder of grid files (e.g. grids/reference): INDEX.json then counts runs per section")
+
+    verify = commands.add_parser("verify", help="re-run N randomly drawn reference runs from scratch in a temporary "
+                                                "folder and compare their metrics with the stored ones")
+    verify.add_argument("--sample", type=int, required=True, help="how many runs to draw")
+    verify.add_argument("--reference", type=Path, default=None,
+                        help="the reference folder (default: the repository's reference/)")
+    verify.add_argument("--seed", type=int, default=0, help="seed of the draw (default: 0)")
+    _add_data_dir(verify)
     return parser
 
 
@@ -123,7 +151,7 @@ def _results(args) -> int:
     from repro.report.tables import results_table
     from repro.runs.store import ResultStore
 
-    frame = ResultStore(args.results_dir).to_frame()
+    frame = ResultStore(args.results_dir, args.reference).to_frame()
     if frame.empty:
         raise ValueError(f"no results in {args.results_dir}")
     for (model, task), part in frame.groupby(["model", "task"]):
@@ -133,10 +161,32 @@ def _results(args) -> int:
     return 0
 
 
+def _reference(args) -> int:
+    from repro.runs.reference import REFERENCE_DIR, export
+
+    target = args.to or REFERENCE_DIR
+    report = export(args.results_dir, target, args.grids)
+    print(f"{args.results_dir} -> {target}: {report.summary()}")
+    for name in report.unreadable:
+        print(f"unreadable, not exported: {args.results_dir / name}", file=sys.stderr)
+    return 0
+
+
+def _verify(args) -> int:
+    from repro.runs.reference import REFERENCE_DIR
+    from repro.runs.verify import verify
+
+    checks = verify(args.reference or REFERENCE_DIR, args.sample, args.seed, args.data_dir)
+    differing = [c for c in checks if not c.identical]
+    print(f"{len(checks)} run(s) re-run: {len(checks) - len(differing)} identical, {len(differing)} differ")
+    return 1 if differing else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command and return its exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
-    handler = {"sweep": _sweep, "run-index": _run_index, "results": _results}[args.command]
+    handler = {"sweep": _sweep, "run-index": _run_index, "results": _results, "reference": _reference,
+               "verify": _verify}[args.command]
     try:
         return handler(args)
     except (ValueError, OSError) as error:

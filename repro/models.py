@@ -1,11 +1,13 @@
 """Model registry and the task model: a pretrained encoder plus a linear decoder.
 
-The task model follows Flair's default decoders, which the paper used: sequence tasks
-classify the first token's hidden state ([CLS] / <s>), token tasks classify each word's
-first sub-token. Any encoder family that `AutoModel` loads works (BERT, RoBERTa, XLM-R,
-DistilBERT, ...). The encoder is loaded without its pooler (unused by CLS pooling), so the
-"encoder parameters" that subset sizes are fractions of are exactly the embeddings and
-transformer layers; the decoder (task head) is never part of the subset budget.
+Sequence tasks classify the first token's hidden state ([CLS] / <s>) with a linear layer, as
+Flair's TextClassifier does by default (the paper used Flair's default decoders). Token tasks
+(NER) put a linear layer on each word's first sub-token state (Flair's default sub-token
+pooling): simpler than Flair's SequenceTagger, which defaults to a BiLSTM with a CRF on top.
+Any encoder family that `AutoModel` loads works (BERT, RoBERTa, XLM-R, DistilBERT, ...). The
+encoder is loaded without its pooler (unused by CLS pooling), so the "encoder parameters" that
+subset sizes are fractions of are exactly the embeddings and transformer layers; the decoder
+(task head) is never part of the subset budget.
 """
 from __future__ import annotations
 

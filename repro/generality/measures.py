@@ -28,6 +28,7 @@ from repro.data import wikitext_fingerprint
 from repro.runs.run import (Workspace, current_fingerprint, load_or_train_tuned_weights,
                             score_after_decoder_only_tuning)
 from repro.models import load_encoder
+from repro.runs.store import NotComputed
 from repro.generality.mlm_probe import MLMProbeConfig, ProbeStore, mlm_precision
 
 PRETRAINED = "pretrained"
@@ -37,8 +38,10 @@ PRETRAINED = "pretrained"
 class Generality:
     """What to measure: the MLM probe's settings (None: no MLM probe) and, per task, per seed,
     the base run (full fine-tuning of the pretrained encoder at the rate chosen on it).
-    Secondary tasks of a primary run are `secondary_tasks` other than its own; its "primary"
-    difference is to the base run of its own task (add that task's base to get it)."""
+    Secondary tasks of a primary run are all of `secondary_tasks`, its own task included when
+    listed (the paper's Tables 6 and 7 average over all four tasks: a fresh decoder and full
+    fine-tuning on the primary's own task, from its tuned encoder); its "primary" difference is to
+    the base run of its own task (add that task's base to get it)."""
 
     probe: MLMProbeConfig | None
     bases: dict[str, dict[int, RunConfig]]
@@ -55,9 +58,8 @@ class Generality:
                                      f"encoder on that task and seed, got {base.variant} on {base.task}, seed {base.seed}")
 
     def secondary_configs(self, primary: RunConfig) -> dict[str, RunConfig]:
-        """Per secondary task (other than the primary's own), the run that starts from `primary`."""
-        return {task: secondary_config(primary, self.base(task, primary.seed))
-                for task in self.secondary_tasks if task != primary.task}
+        """Per secondary task (the primary's own included when listed), the run that starts from `primary`."""
+        return {task: secondary_config(primary, self.base(task, primary.seed)) for task in self.secondary_tasks}
 
     def base(self, task: str, seed: int) -> RunConfig:
         """The base run of `task` for `seed`."""
@@ -85,13 +87,13 @@ def measure_mlm_precision(config: RunConfig | None, model: str, workspace: Works
         return mlm_precision(encoder, model, workspace.data_dir, probe, device=workspace.device,
                              progress=workspace.progress)
 
-    return ProbeStore(workspace.results_dir).get_or_compute("mlm", identity, compute)["value"]
+    return ProbeStore.of(workspace).get_or_compute("mlm", identity, compute)["value"]
 
 
 def measure_decoder_only_score(config: RunConfig, workspace: Workspace) -> float:
     """`repro.runs.run.score_after_decoder_only_tuning`, stored once per initial decoder."""
     identity = {"decoder_key": config.decoder_key(), "data": current_fingerprint(config, workspace)}
-    return ProbeStore(workspace.results_dir).get_or_compute(
+    return ProbeStore.of(workspace).get_or_compute(
         "decoder", identity, lambda: score_after_decoder_only_tuning(config, workspace))["value"]
 
 
@@ -143,6 +145,8 @@ def _rows_of(primary: RunConfig, generality: Generality, workspace: Workspace,
         if generality.probe is not None:
             row["mlm"] = measure_mlm_precision(primary, primary.model, workspace, generality.probe)
             row["mlm_diff"] = row["mlm"] - pretrained_mlm
+    except NotComputed as error:  # a read-only workspace: the probe is not in the stores yet
+        row.update(status="pending", reason=str(error))
     except Exception as error:  # noqa: BLE001 - recorded; the other measures go on
         row.update(status="probe failed", reason=_reason(error))
     secondaries = generality.secondary_configs(primary)
@@ -156,11 +160,15 @@ def _secondary_row(row: dict, task: str, config: RunConfig, base: RunConfig, wor
     row = row | {"secondary_task": task, "secondary_run_id": config.run_id()}
     try:
         stored = workspace.store.load(config)
+        if stored is None:
+            raise workspace.not_computed(f"secondary run {config.run_id()} ({config.variant}, {task}, seed {config.seed})")
         if stored.status != "ok":
             return row | {"status": f"secondary {stored.status}", "reason": stored.reason}
         row.update(secondary_full=stored.metrics["test"], secondary_decoder=measure_decoder_only_score(config, workspace))
         row["secondary_full_diff"] = row["secondary_full"] - _test_score(base, workspace)
         row["secondary_decoder_diff"] = row["secondary_decoder"] - measure_decoder_only_score(base, workspace)
+    except NotComputed as error:  # a read-only workspace: the secondary run or probe is not in the stores yet
+        row.update(status="pending", reason=str(error))
     except Exception as error:  # noqa: BLE001 - recorded; the other rows go on
         row.update(status="probe failed", reason=_reason(error))
     return row

@@ -25,6 +25,7 @@ from repro.models import load_tokenizer
 from repro.files import atomic_target
 from repro.runs.grid_files import section_grid
 from repro.runs.profiles import PROBE_RECIPES
+from repro.runs.store import NotComputed
 
 
 @dataclass(frozen=True)
@@ -73,25 +74,42 @@ def mlm_precision(encoder: nn.Module, model_name: str, data_dir: Path | None, co
 
 class ProbeStore:
     """Probe results as JSON files `<results>/probes/<kind>/<key>.json`, written atomically; the
-    key hashes everything the result depends on, so a probe is computed once per folder."""
+    key hashes everything the result depends on, so a probe is computed once per folder. With
+    `reference`, a reference store's records (`<reference>/probes/...`, never written) are read
+    after the results folder's; with `compute` False a record in neither raises `NotComputed`."""
 
-    def __init__(self, results_dir: Path):
+    def __init__(self, results_dir: Path, reference_dir: Path | None = None, compute: bool = True):
         self.root = Path(results_dir) / "probes"
+        self.reference = None if reference_dir is None else Path(reference_dir) / "probes"
+        self.compute = compute
+
+    @classmethod
+    def of(cls, workspace) -> "ProbeStore":
+        """The probe store of a `repro.runs.run.Workspace`: its results folder, its reference
+        and whether it computes (`train`)."""
+        return cls(workspace.results_dir, workspace.reference_dir, workspace.train)
 
     @staticmethod
     def key(identity: dict) -> str:
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def get_or_compute(self, kind: str, identity: dict, compute) -> dict:
-        """The stored record for (kind, identity), else {"value": compute(), "seconds": ...},
-        stored. Exceptions propagate and store nothing."""
-        path = self.root / kind / f"{self.key(identity)}.json"
-        if path.exists():
-            return json.loads(path.read_text())
+        """The stored record for (kind, identity) (the results folder's, else the reference's),
+        else {"identity", "value": compute(), "seconds"}, stored in the results folder.
+        Exceptions propagate and store nothing; NotComputed when it must be computed and the
+        store does not compute."""
+        name = Path(kind) / f"{self.key(identity)}.json"
+        for root in (self.root, self.reference):
+            if root is not None and (root / name).exists():
+                return json.loads((root / name).read_text())
+        if not self.compute:
+            where = str(self.root.parent) + ("" if self.reference is None else f" or the reference {self.reference.parent}")
+            raise NotComputed(f"probe {kind} {self.key(identity)} ({json.dumps(identity, default=str)[:200]}) is not "
+                              f"in {where}, and this workspace does not compute (train=False): it is pending")
         started = time.perf_counter()
         value = compute()
         record = {"identity": identity, "value": value, "seconds": time.perf_counter() - started}
-        with atomic_target(path) as tmp:
+        with atomic_target(self.root / name) as tmp:
             tmp.write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
         return record
 

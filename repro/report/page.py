@@ -31,7 +31,7 @@ from repro.runs.grid_extension import LR_CAP
 from repro.runs.grid_files import Grid, section_grid
 from repro.runs.reference import REFERENCE_DIR
 from repro.runs.run import Workspace
-from repro.runs.store import STATUSES, RunResult
+from repro.runs.store import REFERENCE, STATUSES, RunResult
 from repro.runs.study import Study, as_list
 from repro.runs.sweep import failure_report
 from repro.variants.registry import variant_fields, variant_named
@@ -135,8 +135,8 @@ class Page:
         maybe a `secondary_run_id` column) and every run written since the page started;
         reused are the named ones whose result was stored before it started and not rewritten
         since. `note` ends the line."""
-        results, reused = self._page_runs(used)
-        return provenance(self, results, reused=reused, note=note)
+        results, reused, referenced = self._page_runs(used)
+        return provenance(self, results, reused=reused, referenced=referenced, note=note)
 
     def finish(self, *used, note: str = "") -> None:
         """Show the closing line (`footer`), then raise RuntimeError, listing the failures, when
@@ -145,8 +145,8 @@ class Page:
         notebook). The next execution reuses the finished runs and retries the failed ones."""
         from IPython.display import Markdown, display
 
-        results, reused = self._page_runs(used)
-        display(Markdown(provenance(self, results, reused=reused, note=note)))
+        results, reused, referenced = self._page_runs(used)
+        display(Markdown(provenance(self, results, reused=reused, referenced=referenced, note=note)))
         failed = [r for r in results if r.status == "failed"]
         if failed:
             raise RuntimeError(f"{len(failed)} of this page's {len(results)} runs failed, so it is not published; "
@@ -156,14 +156,17 @@ class Page:
             raise RuntimeError(f"none of this page's {len(results)} runs finished ok (all diverged): it has no "
                                "numbers to show; choose other learning rates")
 
-    def _page_runs(self, used: tuple) -> tuple[list[RunResult], int]:
-        """The page's stored results (see `footer`) and how many of them were reused."""
+    def _page_runs(self, used: tuple) -> tuple[list[RunResult], int, int]:
+        """The page's stored results (see `footer`), how many of them were reused from the results
+        folder and how many were read from the reference store."""
         named = set().union(*(run_ids(item) for item in used)) if used else set()
         stored = stored_runs(self.workspace)
         reused = {run_id for run_id in named if run_id in self.existing and stored.get(run_id) == self.existing[run_id]}
         written = {run_id for run_id, stamp in stored.items() if self.existing.get(run_id) != stamp}
-        results = [self.workspace.store.load_by_id(run_id) for run_id in sorted((named & stored.keys()) | written)]
-        return [r for r in results if r is not None], len(reused)
+        located = {run_id: self.workspace.store.locate(run_id) for run_id in sorted(named | written)}
+        results = [result for result, _ in located.values() if result is not None]
+        referenced = sum(source == REFERENCE for result, source in located.values() if result is not None)
+        return results, len(reused - {i for i, (_, source) in located.items() if source == REFERENCE}), referenced
 
 
 def page_source(profile: str | None, retrain: bool | None, reference_dir=None) -> tuple[str, Path | None, bool]:
@@ -200,11 +203,12 @@ def run_ids(item) -> set[str]:
     return {config.run_id() for config in item}
 
 
-def provenance(page: Page, results: list, *, reused: int, note: str = "") -> str:
+def provenance(page: Page, results: list, *, reused: int, referenced: int = 0, note: str = "") -> str:
     """The closing line from the page's stored results (`RunResult`s), `reused` of which were
-    stored before the page started: profile, runs, models, tasks and seeds, how they ended,
-    what was computed now and what reused (said only when some were), then the commit, date,
-    machine (`machine`) and minutes of this execution."""
+    in the results folder before the page started and `referenced` read from the reference
+    store: profile, runs, models, tasks and seeds, how they ended, what was computed now, what
+    reused and what read (each said only when some were), then the commit, date, machine
+    (`machine`) and minutes of this execution."""
     minutes = (time.perf_counter() - page.started) / 60
     line = "**Provenance.** This page ran" + (f" profile **{page.profile}**" if page.profile else "") + ": "
     if results:
@@ -213,7 +217,7 @@ def provenance(page: Page, results: list, *, reused: int, note: str = "") -> str
         seeds = sorted({r.config.seed for r in results})
         statuses = ", ".join(f"{sum(r.status == s for r in results)} {s}" for s in STATUSES)
         line += (f"{len(results)} runs of {models} on {tasks}, seed{'s' if len(seeds) > 1 else ''} "
-                 f"{', '.join(map(str, seeds))}; {statuses}; {reuse_text(len(results), reused)}. ")
+                 f"{', '.join(map(str, seeds))}; {statuses}; {reuse_text(len(results), reused, referenced)}. ")
     else:
         line += "no runs. "
     line += (f"Commit {commit()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine(page.workspace.device)}; "
@@ -221,13 +225,20 @@ def provenance(page: Page, results: list, *, reused: int, note: str = "") -> str
     return f"{line} {note}" if note else line
 
 
-def reuse_text(total: int, reused: int) -> str:
-    """What ran now and what was reused: reuse is named only when some run was reused."""
-    if reused == 0:
+def reuse_text(total: int, reused: int, referenced: int = 0) -> str:
+    """Where the runs came from: computed now, reused from the results folder, read from the
+    reference store; each named only when some run came from it."""
+    computed = total - reused - referenced
+    if computed == total:
         return f"all {total} computed while the page ran"
-    if reused == total:
-        return f"all {total} reused from results stored before the page started"
-    return f"{total - reused} computed while the page ran, {reused} reused from results stored before it started"
+    parts = [f"{computed} computed while the page ran"] if computed else []
+    if reused:
+        parts.append(f"{reused} reused from results stored before it started")
+    if referenced:
+        parts.append(f"{referenced} read from the reference store")
+    if len(parts) == 1:
+        return "all " + parts[0].replace(" before it started", " before the page started")
+    return ", ".join(parts)
 
 
 def commit() -> str:

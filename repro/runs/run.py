@@ -6,7 +6,7 @@ import hashlib
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -15,9 +15,9 @@ from repro.runs.config import RunConfig
 from repro.data import RunSplits, TaskSpec, load_task, resolve_data_dir, split_indices
 from repro.data.token_cache import encoded_task
 from repro.training.decoder_first import decoder_first
-from repro.training.evaluation import evaluate
+from repro.training.evaluation import evaluate, run_scores
 from repro.models import DecoderSpec, TaskModel, build_task_model, encoder_parameters, load_encoder, load_tokenizer
-from repro.runs.store import FINISHED, ResultStore, RunResult, environment_info
+from repro.runs.store import FINISHED, NotComputed, ResultStore, RunResult, environment_info
 from repro.training.tuned_weights import TunedWeights
 from repro.selection.selectors import Mask
 from repro.variants.context import RunContext
@@ -29,19 +29,39 @@ class Workspace:
     """Where data comes from and results go; not part of a run's identity.
 
     data_dir: a local data folder, or None for REPRO_DATA_DIR, or else the Hugging Face hub.
+    reference_dir: a read-only reference store of finished records (`repro.runs.reference`),
+    read after `results_dir` and never written; None: none.
+    train: False: nothing is trained or computed; a run (or probe) in neither store is pending
+    and asking for it raises `NotComputed`.
+    `store` is one ResultStore per workspace (it remembers the reference records it ignores).
     """
 
     results_dir: Path
     data_dir: Path | None = None
     device: str = "cpu"
     progress: bool = True
+    reference_dir: Path | None = None
+    train: bool = True
+    _store: ResultStore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.reference_dir is not None:
+            if not Path(self.reference_dir).is_dir():
+                raise ValueError(f"reference_dir {str(self.reference_dir)!r} is not a folder")
+            if Path(self.reference_dir).resolve() == Path(self.results_dir).resolve():
+                raise ValueError(f"results_dir and reference_dir are both {str(self.results_dir)!r}: the reference "
+                                 f"is read-only, so results must go to another folder")
+        object.__setattr__(self, "_store", ResultStore(self.results_dir, self.reference_dir))
 
     @classmethod
-    def create(cls, results_dir, data_dir=None, device: str | None = None, progress: bool = True) -> "Workspace":
+    def create(cls, results_dir, data_dir=None, device: str | None = None, progress: bool = True,
+               reference_dir=None, train: bool = True) -> "Workspace":
         """Resolve the data folder (argument, else REPRO_DATA_DIR, else hub) and the device
-        (CUDA when present, unless given)."""
+        (CUDA when present, unless given). ValueError when `reference_dir` is not a folder or is
+        the results folder."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(Path(results_dir), resolve_data_dir(data_dir), device, progress)
+        reference = None if reference_dir is None else Path(reference_dir)
+        return cls(Path(results_dir), resolve_data_dir(data_dir), device, progress, reference, bool(train))
 
     @property
     def data_source(self) -> str:
@@ -49,7 +69,14 @@ class Workspace:
 
     @property
     def store(self) -> ResultStore:
-        return ResultStore(self.results_dir)
+        return self._store
+
+    def not_computed(self, what: str) -> NotComputed:
+        """The error for `what` (e.g. "run 0123... (random, sst2, ...)") missing from both stores
+        of a workspace that does not train."""
+        where = str(self.results_dir) + ("" if self.reference_dir is None else f" or the reference {self.reference_dir}")
+        return NotComputed(f"{what} is not in {where}, and this workspace does not train (train=False): "
+                           f"it is pending")
 
 
 @dataclass(frozen=True)
@@ -98,17 +125,30 @@ def _prepare(config: RunConfig, workspace: Workspace) -> PreparedData:
                         config.val_size, config.seed, workspace.store.cache_dir)
 
 
-def _model_with_decoder_first(config: RunConfig, data: PreparedData, workspace: Workspace):
+def _model_with_decoder_first(config: RunConfig, data: PreparedData, workspace: Workspace,
+                              timings: dict | None = None):
     """The run's starting model (pretrained, or the tuned encoder of `config.init_from`) with
-    its initial decoder (cached per `config.decoder_key()`)."""
+    its initial decoder (cached per `config.decoder_key()`). Adds the seconds of the two phases
+    to `timings` (`load_s`, `decoder_s`) when given."""
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
     torch.manual_seed(config.seed)
     model = build_task_model(config.model, DecoderSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
     if config.init_from is not None:
         load_or_train_tuned_weights(_stored_config(config.init_from, workspace), workspace).load_encoder_into(model.encoder)
+    clock = _lap(timings, "load_s", clock)
     cache_file = workspace.store.cache_dir / "decoders" / f"{data.cache_key(config)}.safetensors"
     decoder = decoder_first(model, data.train, config.decoder, seed=config.seed, pad_token_id=data.pad_token_id,
                             cache_file=cache_file, device=workspace.device, progress=workspace.progress)
+    _lap(timings, "decoder_s", clock)
     return model, decoder
+
+
+def _lap(timings: dict, phase: str, since: float) -> float:
+    """Add the wall seconds since `since` to `timings[phase]`; returns the time now."""
+    now = time.perf_counter()
+    timings[phase] = timings.get(phase, 0.0) + now - since
+    return now
 
 
 def _stored_config(run_id: str, workspace: Workspace) -> RunConfig:
@@ -126,35 +166,47 @@ def initial_encoder(config: RunConfig, workspace: Workspace) -> dict[str, torch.
 
 
 def train_and_evaluate(config: RunConfig, workspace: Workspace) -> RunResult:
-    """Decoder-first, then the variant selects (or wraps) and trains, then evaluate on train,
-    validation and test, and keep the tuned weights (`ResultStore.weights_path`; the variant's
-    `finish` first, e.g. LoRA's adapters merged into the encoder). Raises on errors (see `run_one`)."""
+    """Decoder-first, then the variant selects (or wraps) and trains, then score the run
+    (`repro.training.evaluation.run_scores`: validation, test and a fixed sample of the training
+    split), and keep the tuned weights (`ResultStore.weights_path`; the variant's `finish` first,
+    e.g. LoRA's adapters merged into the encoder). Raises on errors (see `run_one`).
+
+    `timings` holds the wall seconds of each phase: prepare_s (data: split, tokenised), load_s
+    (the starting model: a copy of the encoder loaded once per process, theta_0 kept), decoder_s
+    (decoder-first, or its cache read), select_s (selection or adapters, and the trainer's setup),
+    train_s (the optimizer steps), evaluate_s (evaluate_test_s of it the test split's), write_s
+    (finish and the tuned weights) and total_s; the result file itself is written after (`run_one`)."""
     if config.data_source != workspace.data_source:
         raise ValueError(f"config wants {config.data_source!r} data but the workspace reads {workspace.data_source!r}")
+    timings: dict = {}
     started = time.perf_counter()
     data = _prepare(config, workspace)
-    prepared = time.perf_counter()
-    model, decoder = _model_with_decoder_first(config, data, workspace)
+    _lap(timings, "prepare_s", started)
+    model, decoder = _model_with_decoder_first(config, data, workspace, timings)
+    clock = time.perf_counter()
     theta_0 = {n: p.detach().clone() for n, p in encoder_parameters(model).items()}
+    clock = _lap(timings, "load_s", clock)
 
     variant = variant_of(config)
     training, selection = variant.train(_context(config, model, data, workspace))
-    timings = {"prepare_s": prepared - started, "decoder_s": decoder["seconds"], "decoder_cached": decoder["cached"],
-               "train_s": training.fit.seconds if training else 0.0, "steps": training.fit.steps if training else 0,
-               "optimizer_state_bytes": training.optimizer_state_bytes if training else 0}
+    clock = _lap(timings, "select_s", clock)
+    timings["select_s"] -= training.fit.seconds if training else 0.0
+    timings.update(decoder_cached=decoder["cached"], train_s=training.fit.seconds if training else 0.0,
+                   steps=training.fit.steps if training else 0,
+                   optimizer_state_bytes=training.optimizer_state_bytes if training else 0)
     training_record = _training_record(training)
     if training and training.fit.diverged:
+        timings["total_s"] = clock - started
         return RunResult(config, "diverged", {"final_train_loss": None}, timings, selection,
                          reason=training.fit.reason, training=training_record, data_fingerprint=data.fingerprint)
-    evaluation_start = time.perf_counter()
-    metrics = {split: evaluate(model, getattr(data.splits, split), getattr(data, split), data.spec,
-                               pad_token_id=data.pad_token_id, device=workspace.device)
-               for split in ("train", "validation", "test")}
+    split_seconds: dict = {}
+    metrics = run_scores(model, data, device=workspace.device, seconds=split_seconds)
     metrics["final_train_loss"] = training.fit.final_loss if training else None
-    timings["evaluate_s"] = time.perf_counter() - evaluation_start
+    clock = _lap(timings, "evaluate_s", clock)
+    timings["evaluate_test_s"] = split_seconds["test"]
     variant.finish(model)
     TunedWeights.of(model).save(workspace.store.weights_path(config), initial=theta_0)
-    timings["total_s"] = time.perf_counter() - started
+    timings["total_s"] = _lap(timings, "write_s", clock) - started
     return RunResult(config, "ok", metrics, timings, selection, training=training_record,
                      data_fingerprint=data.fingerprint)
 
@@ -225,7 +277,11 @@ def torch_threads(threads: int):
 def run_one(config: RunConfig, workspace: Workspace) -> RunResult:
     """Execute one run on `config.threads` torch threads and write its result, whatever
     happens: an exception becomes a `failed` result with the error and traceback, so a sweep
-    goes on with the next run."""
+    goes on with the next run. Raises `NotComputed` (and writes nothing) in a workspace that
+    does not train."""
+    if not workspace.train:
+        raise workspace.not_computed(f"run {config.run_id()} ({config.variant}, {config.task}, lr "
+                                     f"{config.learning_rate:g}, seed {config.seed})")
     try:
         with torch_threads(config.threads):
             result = train_and_evaluate(config, workspace)

@@ -4,6 +4,11 @@ A result file that cannot be read (empty, truncated, not JSON, a key missing) or
 from other data than the data folder holds now is never used: it is moved to
 `<root>/quarantine/` beside a `.reason` file saying why, a warning names it, and the run is
 computed again.
+
+A store may also read a *reference store* (`repro.runs.reference`): a read-only folder of
+finished records in the same layout (`<reference>/runs/<run_id>.json`), never written, moved
+or deleted by it. A reference record that cannot be read, or that was made from other data,
+is ignored (with a warning) for the store's lifetime instead of being quarantined.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import json
 import os
 import platform
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +29,12 @@ RESULT_KEYS = ("config", "status", "metrics", "timings", "selection", "reason", 
 
 STATUSES = ("ok", "diverged", "failed")
 FINISHED = ("ok", "diverged")  # a failed run is retried by the next sweep
+RESULTS, REFERENCE = "results", "reference"  # where a stored record was read from
+
+
+class NotComputed(RuntimeError):
+    """A run or record that is in neither the results folder nor the reference store, asked for
+    in a workspace that does not train (`repro.runs.run.Workspace.train` False)."""
 
 
 @dataclass
@@ -64,24 +76,38 @@ class RunResult:
 
 
 def environment_info() -> dict:
-    """Package versions and the git commit, recorded with every result."""
+    """Package versions, the git commit and whether tracked files differed from it (`git_dirty`;
+    None outside a git checkout), recorded with every result."""
     import torch
     import transformers
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD") or None
+    changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "git_commit": commit, "machine": platform.machine()}
+            "transformers": transformers.__version__, "git_commit": commit,
+            "git_dirty": None if changes is None else bool(changes), "machine": platform.machine()}
 
 
 class ResultStore:
-    """A folder of results: `<root>/runs/<run_id>.json`, plus caches under `<root>/cache/`."""
+    """A folder of results: `<root>/runs/<run_id>.json`, plus caches under `<root>/cache/`;
+    with `reference`, also the records of that read-only reference store.
 
-    def __init__(self, root: str | os.PathLike):
+    A run's record is its own folder's when that one finished (ok or diverged), else the
+    reference's when there is one, else its own folder's (failed). Writes, quarantine and
+    caches only ever touch `root`."""
+
+    def __init__(self, root: str | os.PathLike, reference: str | os.PathLike | None = None):
         self.root = Path(root)
+        self.reference = None if reference is None else Path(reference)
+        self._ignored: dict[str, str] = {}  # reference run id -> why it is not used
+        self._reference_cache: dict[str, tuple[tuple[int, int], RunResult]] = {}
 
     @property
     def cache_dir(self) -> Path:
@@ -103,22 +129,66 @@ class ResultStore:
         return self.load_by_id(config.run_id())
 
     def load_by_id(self, run_id: str) -> RunResult | None:
-        """The stored result, or None when there is none or its file is damaged (quarantined)."""
+        """The stored result (see the class), or None when there is none or its file is damaged
+        (quarantined when it is the results folder's, ignored when it is the reference's)."""
+        return self.locate(run_id)[0]
+
+    def locate(self, run_id: str) -> tuple[RunResult | None, str | None]:
+        """The stored result and where it was read from (`RESULTS` or `REFERENCE`; None, None
+        when there is none)."""
         path = self.root / "runs" / f"{run_id}.json"
-        return self._read(path) if path.exists() else None
+        own = self._read(path) if path.exists() else None
+        if own is not None and own.status in FINISHED:
+            return own, RESULTS
+        reference = self._reference_record(run_id)
+        if reference is not None:
+            return reference, REFERENCE
+        return (own, RESULTS) if own is not None else (None, None)
 
     def _read(self, path: Path) -> RunResult | None:
         try:
-            return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            return read_record(path)
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
             set_aside(path, self.quarantine_dir, f"unreadable result file: {type(error).__name__}: {error}")
             return None
 
+    def _reference_record(self, run_id: str) -> RunResult | None:
+        """The reference's record of `run_id` (read once while its file is unchanged), None when
+        there is none or it is ignored."""
+        if self.reference is None or run_id in self._ignored:
+            return None
+        path = self.reference / "runs" / f"{run_id}.json"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        state = (stat.st_mtime_ns, stat.st_size)
+        cached = self._reference_cache.get(run_id)
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        try:
+            result = read_record(path)
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
+            self.ignore_reference(run_id, f"unreadable reference record: {type(error).__name__}: {error}")
+            return None
+        self._reference_cache[run_id] = (state, result)
+        return result
+
+    def ignore_reference(self, run_id: str, reason: str) -> None:
+        """Leave the reference's record of `run_id` unused by this store from now on, and warn
+        why; the reference itself is not changed."""
+        self._ignored[run_id] = reason
+        warnings.warn(f"reference record {self.reference / 'runs' / f'{run_id}.json'} ignored (the reference is "
+                      f"read-only and left as it is): {reason}", stacklevel=3)
+
     def quarantine(self, config: RunConfig, reason: str) -> None:
-        """Move a run's stored result aside (it is then computed again), saying why."""
-        path = self.path_for(config)
-        if path.exists():
-            set_aside(path, self.quarantine_dir, reason)
+        """Set aside the record `load` returns (it is then computed again), saying why: moved to
+        the quarantine when it is the results folder's, ignored when it is the reference's."""
+        _, source = self.locate(config.run_id())
+        if source == REFERENCE:
+            self.ignore_reference(config.run_id(), reason)
+        elif source == RESULTS:
+            set_aside(self.path_for(config), self.quarantine_dir, reason)
 
     def is_finished(self, config: RunConfig) -> bool:
         result = self.load(config)
@@ -130,23 +200,48 @@ class ResultStore:
             tmp.write_text(json.dumps(result.to_dict(), indent=1, sort_keys=True))
         return path
 
+    def run_ids(self) -> list[str]:
+        """Every run id with a record file in the results folder or the reference, sorted."""
+        folders = [self.root / "runs"] + ([self.reference / "runs"] if self.reference is not None else [])
+        return sorted({path.stem for folder in folders for path in folder.glob("*.json")})
+
+    def located_results(self) -> list[tuple[RunResult, str]]:
+        """Every readable result (`load_by_id` of each of `run_ids`) with where it was read from."""
+        located = (self.locate(run_id) for run_id in self.run_ids())
+        return [(result, source) for result, source in located if result is not None]
+
     def results(self) -> list[RunResult]:
-        """Every readable result (damaged files are quarantined and left out)."""
-        read = (self._read(p) for p in sorted((self.root / "runs").glob("*.json")))
-        return [result for result in read if result is not None]
+        """Every readable result of the results folder and the reference (damaged files are
+        quarantined or ignored and left out)."""
+        return [result for result, _ in self.located_results()]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per run: config fields, status, reason, and metrics/timings/selection
-        flattened with prefixes (e.g. `metric_test`, `time_train_s`, `sel_k`). Column
-        `selector` holds the variant name (`RunConfig.variant`, e.g. "full+l1:0.01"); `init_from`
-        is None except for runs that started from another run's encoder (secondary tasks)."""
+        """One row per run: config fields (`config_row`), status, reason, `source` (where the
+        record was read: "results" or "reference"), and metrics/timings/selection flattened with
+        prefixes (e.g. `metric_test`, `time_train_s`, `sel_k`). Column `selector` holds the variant
+        name (`RunConfig.variant`, e.g. "full+l1:0.01"); `init_from` is None except for runs that
+        started from another run's encoder (secondary tasks)."""
         rows = []
-        for result in self.results():
-            row = {"init_from": None, **{k: v for k, v in result.config.to_dict().items() if k != "decoder"}}
-            row["selector"] = result.config.variant  # penalised variants are their own rows
-            row.update(run_id=result.config.run_id(), status=result.status, reason=result.reason)
+        for result, source in self.located_results():
+            row = config_row(result.config)
+            row.update(status=result.status, reason=result.reason, source=source)
             row.update({f"metric_{k}": v for k, v in result.metrics.items()})
             row.update({f"time_{k}": v for k, v in result.timings.items()})
             row.update({f"sel_{k}": v for k, v in result.selection.items()})
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def read_record(path: Path) -> RunResult:
+    """A result file's RunResult; raises ValueError/TypeError/KeyError/UnicodeDecodeError when it
+    cannot be read."""
+    return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def config_row(config: RunConfig) -> dict:
+    """A run's config as a table row: every field (`decoder` as sorted JSON text, `init_from`
+    None when unset), `selector` replaced by the variant name, and `run_id`."""
+    row = {"init_from": None, **config.to_dict()}
+    row["decoder"] = json.dumps(row["decoder"], sort_keys=True)
+    row.update(selector=config.variant, run_id=config.run_id())  # penalised variants are their own rows
+    return row

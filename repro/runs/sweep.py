@@ -1,8 +1,11 @@
-"""Run a list of configurations: checks first, then every run not finished yet, on an executor."""
+"""Run a list of configurations: checks first, then every run not finished yet, on an executor.
+In a workspace that does not train (`Workspace.train` False) nothing runs: the runs found in
+neither the results folder nor the reference store are reported as pending."""
 from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 
@@ -111,12 +114,40 @@ def plan_sweep(configs: list[RunConfig], workspace: Workspace, check_data: bool 
     return SweepPlan(finished, pending, {key: statistics.median(v) for key, v in timings.items()}, steps)
 
 
+class PendingRuns(UserWarning):
+    """Runs that a sweep in a workspace that does not train found in neither store."""
+
+
+def pending_report(pending: list[RunConfig]) -> str:
+    """The count and one line per pending run (run id, variant, task, learning rate, seed)."""
+    lines = [f"  run {c.run_id()} ({c.variant}, {c.task}, lr {c.learning_rate:g}, seed {c.seed})" for c in pending]
+    return "\n".join([f"{len(pending)} run(s) pending: in neither the results folder nor the reference, and the "
+                      f"workspace does not train (train=False)"] + lines)
+
+
+def stored_results(configs: list[RunConfig], workspace: Workspace) -> tuple[list[RunResult], list[RunConfig]]:
+    """Without running anything: the stored results of `configs` (in their order; records made
+    from other data than the data read now are set aside first, `plan_sweep`) and the runs that
+    have none (pending)."""
+    check_grid(configs, workspace)
+    plan_sweep(configs, workspace)
+    stored = [workspace.store.load(config) for config in configs]
+    return [r for r in stored if r is not None], [c for c, r in zip(configs, stored) if r is None]
+
+
 def run_sweep(configs: list[RunConfig], workspace: Workspace,
               executor: str | ExecutorConfig = "serial") -> list[RunResult]:
     """Run every configuration not finished yet (ok or diverged) and return all results in the
     order of `configs`. A failing run is recorded and the others go on; a sweep killed at any
-    moment resumes from the results already written."""
+    moment resumes from the results already written. In a workspace that does not train,
+    nothing is dispatched: the stored results are returned (`stored_results`) and the pending
+    runs left out, reported in one `PendingRuns` warning (`pending_report`)."""
     executor = executor if isinstance(executor, ExecutorConfig) else executor_config(executor)
+    if not workspace.train:
+        results, pending = stored_results(configs, workspace)
+        if pending:
+            warnings.warn(pending_report(pending), PendingRuns, stacklevel=2)
+        return results
     preflight(configs, workspace)
     remove_stray_temporaries(workspace.results_dir)
     plan = plan_sweep(configs, workspace)
@@ -155,7 +186,9 @@ def run_study(study: Study, workspace: Workspace, executor: str | ExecutorConfig
     results = run_sweep(configs, workspace, executor)
     for _ in range(max_rounds if extend_edges else 0):
         frame = workspace.store.to_frame()
-        extensions = edge_extensions(summarise(frame[frame["run_id"].isin({c.run_id() for c in configs})]))
+        if frame.empty:  # nothing stored (a read-only workspace before any run): no cell to extend
+            break
+        extensions = edge_extensions(summarise(frame[frame["run_id"].isin({c.run_id() for c in configs})], configs))
         if not extensions:
             break
         study = extend_study(study, extensions)

@@ -71,6 +71,24 @@ def test_footer_says_reused_only_of_runs_that_were(tmp_path):
     again = Page.start("subset_size", "smoke", tmp_path / "results", tmp_path).footer(runs)
     assert "all 2 reused from results stored before the page started" in again and "computed" not in again
     assert reuse_text(3, 1) == "2 computed while the page ran, 1 reused from results stored before it started"
+    assert reuse_text(3, 0, 3) == "all 3 read from the reference store"
+    assert reuse_text(4, 1, 2) == ("1 computed while the page ran, 1 reused from results stored before it started, "
+                                   "2 read from the reference store")
+
+
+def test_footer_counts_runs_read_from_the_reference_store(tmp_path):
+    """A page that only reads the reference names those runs (it once said 'no runs')."""
+    from repro.runs.reference import export
+
+    runs = [config(0), config(1)]
+    writer = Page.start("subset_size", "smoke", tmp_path / "made", tmp_path)
+    for run in runs:
+        store(writer, run)
+    export(tmp_path / "made", tmp_path / "reference")
+    page = Page.start("subset_size", "smoke", tmp_path / "results", tmp_path, retrain=False,
+                      reference_dir=tmp_path / "reference")
+    line = page.footer(runs)
+    assert "2 runs of" in line and "all 2 read from the reference store" in line and "computed" not in line
 
 
 def test_a_result_written_again_within_one_clock_tick_is_not_reused(tmp_path):

@@ -1,0 +1,119 @@
+"""`python -m repro verify`: re-run randomly drawn runs of the reference store from scratch and
+compare their metrics with the stored ones (they should be identical on the same torch and CPU).
+
+Each drawn run is re-run in a fresh temporary results folder with no reference, so nothing is
+reused: not its record, decoder cache, statistics or weights. A run that started from another
+run's tuned encoder (`init_from`, section 4's secondary runs) needs that primary run: it is
+re-run first in the same folder (from its reference record) and compared too.
+"""
+from __future__ import annotations
+
+import random
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repro.data import resolve_data_dir
+from repro.runs.config import RunConfig
+from repro.runs.reference import reference_records
+from repro.runs.run import Workspace, run_one
+from repro.runs.store import FINISHED, RunResult
+
+COMPARED = ("validation", "test", "train")  # the metrics a report shows; every metric is compared
+
+
+@dataclass
+class Verification:
+    """One re-run: the stored and the new result, and whether they are identical (same
+    status, every metric equal, same data fingerprint). `role`: "drawn", or "primary of <id>"."""
+
+    config: RunConfig
+    stored: RunResult
+    new: RunResult
+    role: str = "drawn"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        return (self.stored.status == self.new.status and self.stored.metrics == self.new.metrics
+                and self.stored.data_fingerprint == self.new.data_fingerprint)
+
+    def describe(self) -> str:
+        c = self.config
+        head = (f"run {c.run_id()} ({c.variant}, {c.task}, lr {c.learning_rate:g}, seed {c.seed}; {self.role}): "
+                f"{'identical' if self.identical else 'DIFFERS'}")
+        lines = [head, f"  status: stored {self.stored.status}, new {self.new.status}"]
+        for name in COMPARED:
+            stored, new = self.stored.metrics.get(name), self.new.metrics.get(name)
+            mark = "" if stored == new else "   <- differs"
+            lines.append(f"  {name:<10} stored {_number(stored)}  new {_number(new)}{mark}")
+        other = sorted((set(self.stored.metrics) | set(self.new.metrics)) - set(COMPARED))
+        lines += [f"  {name:<10} stored {_number(self.stored.metrics.get(name))}  new "
+                  f"{_number(self.new.metrics.get(name))}   <- differs"
+                  for name in other if self.stored.metrics.get(name) != self.new.metrics.get(name)]
+        if self.stored.data_fingerprint != self.new.data_fingerprint:
+            lines.append(f"  data: stored {self.stored.data_fingerprint}, read now {self.new.data_fingerprint}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value!r}"
+
+
+def draw(reference_dir: str | Path, sample: int, seed: int = 0) -> list[RunConfig]:
+    """`sample` finished runs (ok or diverged) of the reference, drawn at random with `seed`
+    from its sorted run ids. ValueError when it holds none or `sample` < 1."""
+    if sample < 1:
+        raise ValueError(f"--sample {sample} must be >= 1")
+    finished = [r.config for r in reference_records(reference_dir).values() if r.status in FINISHED]
+    if not finished:
+        raise ValueError(f"reference {reference_dir} holds no finished run record (runs/*.json)")
+    return random.Random(seed).sample(finished, min(sample, len(finished)))
+
+
+def verify_run(config: RunConfig, reference_dir: str | Path, data_dir, *, device: str = "cpu",
+               progress: bool = False) -> list[Verification]:
+    """Re-run `config` (and first, in the same fresh folder, the chain of primaries it starts
+    from) and compare each with its reference record; the drawn run comes last."""
+    reference = reference_records(reference_dir)
+    chain = [config]
+    while chain[0].init_from is not None:
+        primary = reference.get(chain[0].init_from)
+        if primary is None:
+            raise ValueError(f"run {chain[0].run_id()} starts from run {chain[0].init_from}, which the reference "
+                             f"{reference_dir} does not hold: it cannot be re-run")
+        chain.insert(0, primary.config)
+    with tempfile.TemporaryDirectory(prefix="repro-verify-") as folder:
+        workspace = Workspace.create(Path(folder) / "results", data_dir, device=device, progress=progress)
+        checks = []
+        for position, run in enumerate(chain):
+            stored = reference[run.run_id()]
+            role = "drawn" if run is config else f"primary of {chain[position + 1].run_id()}"
+            check = Verification(run, stored, run_one(run, workspace), role)
+            for key in ("torch", "transformers", "python", "machine"):
+                if stored.environment.get(key) != check.new.environment.get(key):
+                    check.notes.append(f"{key} differs: stored {stored.environment.get(key)}, now "
+                                       f"{check.new.environment.get(key)}")
+            checks.append(check)
+    return checks
+
+
+def verify(reference_dir: str | Path, sample: int, seed: int = 0, data_dir=None, *, device: str = "cpu",
+           progress: bool = True, echo=print) -> list[Verification]:
+    """Draw `sample` reference runs (`draw`), re-run each (`verify_run`), `echo` each report as
+    it is done, and return them all. ValueError when a drawn run wants another data source than
+    the workspace reads (e.g. local data and no data folder)."""
+    drawn = draw(reference_dir, sample, seed)
+    source = "hub" if resolve_data_dir(data_dir) is None else "local"
+    wrong = [c for c in drawn if c.data_source != source]
+    if wrong:
+        raise ValueError(f"run {wrong[0].run_id()} read {wrong[0].data_source!r} data, but {source!r} data would "
+                         f"be read now: give --data-dir (or REPRO_DATA_DIR) a data folder")
+    echo(f"verifying {len(drawn)} run(s) drawn with seed {seed} from {reference_dir}")
+    checks = []
+    for config in drawn:
+        for check in verify_run(config, reference_dir, data_dir, device=device, progress=progress):
+            echo(check.describe())
+            checks.append(check)
+    return checks

@@ -1,0 +1,76 @@
+"""`python -m repro verify`: reference runs drawn at random are re-run from scratch and compared
+with their records; any difference fails the command."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from repro.cli import main
+from repro.generality.measures import secondary_config
+from repro.runs.config import RunConfig
+from repro.runs.reference import REFERENCE_DIR, export
+from repro.runs.run import Workspace, run_one
+from repro.runs.verify import draw, verify
+
+TINY = dict(model="tiny-random", epochs=1, train_size=24, val_size=8, max_length=32, batch_size=8)
+
+
+def config(**changes) -> RunConfig:
+    return RunConfig(**{**dict(task="sst2", selector="random", learning_rate=0.05, subset_size=0.01, **TINY), **changes})
+
+
+@pytest.fixture
+def reference(tmp_path, study_data) -> Path:
+    """A reference made here: two primary runs and a secondary run on TREC-6 from the first."""
+    workspace = Workspace.create(tmp_path / "made", study_data, device="cpu", progress=False)
+    first = config(selector="full", subset_size=None, learning_rate=1e-2)
+    secondary = secondary_config(first, config(task="trec6", selector="full", subset_size=None, learning_rate=1e-2))
+    for run in (first, config(seed=1), secondary):
+        assert run_one(run, workspace).status == "ok"
+    export(tmp_path / "made", tmp_path / "reference")
+    return tmp_path / "reference"
+
+
+def test_verify_reruns_drawn_runs_and_their_primaries_and_finds_them_identical(reference, study_data, capsys):
+    assert main(["verify", "--sample", "3", "--reference", str(reference), "--data-dir", str(study_data)]) == 0
+    out = capsys.readouterr().out
+    assert "4 run(s) re-run: 4 identical, 0 differ" in out  # the secondary's primary is re-run (and compared) too
+    assert "primary of" in out
+    assert len(re.findall(r"^  (validation|test|train) +stored \S+  new \S+$", out, re.M)) == 12  # each run's three
+
+
+def test_verify_fails_when_a_stored_metric_differs(reference, study_data, capsys):
+    path = next(p for p in (reference / "runs").glob("*.json") if json.loads(p.read_text())["config"]["seed"] == 1)
+    record = json.loads(path.read_text())
+    record["metrics"]["test"] += 0.001
+    path.write_text(json.dumps(record))
+    assert main(["verify", "--sample", "3", "--reference", str(reference), "--data-dir", str(study_data)]) == 1
+    out = capsys.readouterr().out
+    assert f"run {path.stem} " in out and "DIFFERS" in out and "1 differ" in out
+
+
+def test_the_draw_is_seeded_and_checked(reference, tmp_path):
+    assert draw(reference, 2, seed=3) == draw(reference, 2, seed=3)
+    assert {c.run_id() for c in draw(reference, 10)} == {p.stem for p in (reference / "runs").glob("*.json")}
+    with pytest.raises(ValueError, match="--sample 0 must be >= 1"):
+        draw(reference, 0)
+    with pytest.raises(ValueError, match="no finished run record"):
+        draw(tmp_path / "empty", 1)
+
+
+DATA = next((Path(p) for p in (os.environ.get("REPRO_DATA_DIR"), REFERENCE_DIR.parent.parent / "shared" / "data")
+             if p and Path(p).is_dir()), None)
+
+
+@pytest.mark.slow
+def test_two_runs_of_the_committed_reference_are_reproduced_identically():
+    if not list((REFERENCE_DIR / "runs").glob("*.json")):
+        pytest.skip(f"the committed reference {REFERENCE_DIR} holds no run records yet")
+    if DATA is None:
+        pytest.skip("no data folder: set REPRO_DATA_DIR (or place the data at ../shared/data)")
+    checks = verify(REFERENCE_DIR, 2, seed=0, data_dir=DATA, progress=False)
+    assert all(check.identical for check in checks), "\n".join(c.describe() for c in checks if not c.identical)
