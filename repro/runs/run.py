@@ -101,8 +101,9 @@ class PreparedData:
 def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, train_size: int | None,
                  val_size: int, seed: int, cache_dir: Path | None = None) -> PreparedData:
     """Split and tokenise a task for one seed. Encodings of the whole task are cached on disk
-    under `cache_dir` (and in this process, per data fingerprint: data changed on disk is
-    prepared again), so a sweep tokenises each task once."""
+    under `cache_dir` and read once per process (per data fingerprint: data changed on disk is
+    prepared again), and each seed's splits are kept too, so a sweep tokenises each task once
+    and a worker process reads it once."""
     fingerprint = load_task(task, data_dir).fingerprint
     return _prepare_cached(task, data_dir, fingerprint, model, max_length, train_size, val_size, seed, cache_dir)
 
@@ -110,14 +111,22 @@ def prepare_data(task: str, data_dir: Path | None, model: str, max_length: int, 
 @functools.lru_cache(maxsize=8)
 def _prepare_cached(task: str, data_dir: Path | None, fingerprint: str, model: str, max_length: int,
                     train_size: int | None, val_size: int, seed: int, cache_dir: Path | None) -> PreparedData:
-    data = load_task(task, data_dir)
-    tokenizer = load_tokenizer(model)
-    train_all, test = encoded_task(data, tokenizer, model, max_length, cache_dir)
+    data, train_all, test, pad_token_id = _encoded_cached(task, data_dir, fingerprint, model, max_length, cache_dir)
     train_index, val_index = split_indices(len(data.train), train_size, val_size, seed, task)
     splits = RunSplits(train=[data.train[i] for i in train_index], validation=[data.train[i] for i in val_index],
                        test=data.test)
     return PreparedData(data.spec, splits, [train_all[i] for i in train_index], [train_all[i] for i in val_index],
-                        test, tokenizer.pad_token_id, data.fingerprint)
+                        test, pad_token_id, data.fingerprint)
+
+
+@functools.lru_cache(maxsize=4)
+def _encoded_cached(task: str, data_dir: Path | None, fingerprint: str, model: str, max_length: int,
+                    cache_dir: Path | None) -> tuple:
+    """(task data, train encodings, test encodings, pad token id) of a whole task: reading the
+    token cache takes seconds, so once per process and task, whatever the seeds and sizes."""
+    data = load_task(task, data_dir)
+    tokenizer = load_tokenizer(model)
+    return (data, *encoded_task(data, tokenizer, model, max_length, cache_dir), tokenizer.pad_token_id)
 
 
 def _prepare(config: RunConfig, workspace: Workspace) -> PreparedData:
@@ -126,12 +135,12 @@ def _prepare(config: RunConfig, workspace: Workspace) -> PreparedData:
 
 
 def _model_with_decoder_first(config: RunConfig, data: PreparedData, workspace: Workspace,
-                              timings: dict | None = None):
+                              timings: dict | None = None, since: float | None = None):
     """The run's starting model (pretrained, or the tuned encoder of `config.init_from`) with
     its initial decoder (cached per `config.decoder_key()`). Adds the seconds of the two phases
-    to `timings` (`load_s`, `decoder_s`) when given."""
+    to `timings` (`load_s`, `decoder_s`) when given, the first lap from `since` (default: now)."""
     timings = {} if timings is None else timings
-    clock = time.perf_counter()
+    clock = time.perf_counter() if since is None else since
     torch.manual_seed(config.seed)
     model = build_task_model(config.model, DecoderSpec(data.spec.kind, len(data.spec.label_names)), config.seed)
     if config.init_from is not None:
@@ -181,9 +190,9 @@ def train_and_evaluate(config: RunConfig, workspace: Workspace) -> RunResult:
     timings: dict = {}
     started = time.perf_counter()
     data = _prepare(config, workspace)
-    _lap(timings, "prepare_s", started)
-    model, decoder = _model_with_decoder_first(config, data, workspace, timings)
-    clock = time.perf_counter()
+    clock = _lap(timings, "prepare_s", started)
+    model, decoder = _model_with_decoder_first(config, data, workspace, timings, since=clock)
+    clock = started + sum(timings.values())  # the end of the decoder lap: laps are contiguous, they sum to total_s
     theta_0 = {n: p.detach().clone() for n, p in encoder_parameters(model).items()}
     clock = _lap(timings, "load_s", clock)
 
