@@ -1,6 +1,7 @@
 """Our Fig. 5: how far fine-tuning moves the entries it tunes, from the histograms of
-`repro.generality.change_magnitude.change_histogram`. Labelled axes, the book's figure style
-(`repro.report.figures`); captions come from `figure_caption("change_magnitude", ...)`."""
+`repro.generality.change_magnitude` (`histogram_of`, `change_histogram`), and the page's tables.
+Labelled axes, the book's figure style (`repro.report.figures`); captions come from
+`figure_caption("change_magnitude", ...)`."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from repro.report.figures import book_figure, legend_below, percent, readable
+from repro.report.tables import book_table, format_rate, format_share
 
 
 def plot_change_histograms(histogram: pd.DataFrame, title: str | None = None):
@@ -34,3 +36,24 @@ def plot_change_histograms(histogram: pd.DataFrame, title: str | None = None):
         figure.suptitle(title)
     legend_below(figure)
     return readable(figure)
+
+
+def shares_table(histogram: pd.DataFrame, caption: str | None = None):
+    """A histogram (cells x bins) as the book shows it: one row per bin, one column per cell
+    ("random 0.1%"), percentages of the cell's tuned entries (`book_table`)."""
+    shares = (histogram.T * 100).rename_axis(index="|θ − θ₀|")
+    shares.columns = [f"{selector} {format_share(size)}" for selector, size in shares.columns]
+    return book_table(shares, caption=caption, decimals=2)
+
+
+def changes_table(table: pd.DataFrame, caption: str | None = None):
+    """A `summary_table` (per cell: learning rate, tuned entries, share unchanged, medians) as the
+    book shows it: the subset size as a percentage, rates and magnitudes in one format each."""
+    shown = table.reset_index()
+    shown["subset size"] = shown["subset size"].map(format_share)
+    if "learning rate" in shown:
+        shown["learning rate"] = shown["learning rate"].map(format_rate)
+    shown["share unchanged"] = shown["share unchanged"].map(lambda x: "" if pd.isna(x) else f"{x:.2%}")
+    for column in ("median |change|", "90th pct |change|", "median |change| of moved"):
+        shown[column] = shown[column].map(lambda x: "" if pd.isna(x) else f"{x:.2e}")
+    return book_table(shown, caption=caption)
