@@ -5,11 +5,10 @@ Every figure has labelled axes and the book's style (`repro.report.figures`); ca
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import torch
 
-from repro.report.figures import STYLES, book_figure, legend_below, readable
+from repro.report.figures import book_figure, readable
 from repro.report.mask_budget import budget_table, jaccard
 from repro.selection.selectors import Mask
 
@@ -58,44 +57,6 @@ def budget_shares(masks: dict[str, Mask]) -> pd.DataFrame:
     frame = pd.DataFrame({variant: budget_by_group(mask) for variant, mask in masks.items()}).T
     frame.loc[ALL_PARAMETERS] = parameter_shares(next(iter(masks.values())))
     return frame
-
-
-def plot_budget_shares(masks: dict[str, Mask]):
-    """Our Fig. S1: stacked bars, per variant the share of its mask in each group; a first bar
-    shows the groups' share of all parameters (what a random mask gets). Returns the figure."""
-    shares = budget_shares(masks)
-    frame = shares.loc[[ALL_PARAMETERS] + list(masks)]
-    frame = frame.loc[:, frame.sum() > 0]
-    figure, ax = book_figure(height_in=0.42 * len(frame) + 2.6)
-    left = np.zeros(len(frame))
-    for group in frame.columns:
-        ax.barh(frame.index, frame[group], left=left, label=group)
-        left += frame[group].to_numpy()
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of the mask (selected entries)")
-    ax.set_ylabel("variant")
-    legend_below(figure)
-    return readable(figure)
-
-
-def plot_layer_shares(masks: dict[str, Mask]):
-    """Our Fig. S2: share of each variant's mask per layer (embeddings first), against the
-    layers' share of all parameters (dashed). Returns the figure."""
-    figure, ax = book_figure(height_in=4.2 + 0.25 * len(masks))
-    first = next(iter(masks.values()))
-    reference = budget_by_layer({name: torch.ones_like(m) for name, m in first.items()})
-    ax.plot(reference.index, reference.to_numpy(), color="grey", linestyle="--", label=ALL_PARAMETERS)
-    for variant, mask in masks.items():
-        shares = budget_by_layer(mask).reindex(reference.index, fill_value=0.0)
-        marker, colour = STYLES.get(variant, ("o", None))
-        ax.plot(shares.index, shares.to_numpy(), marker=marker, color=colour, label=variant)
-    ax.set_xlabel("layer (embeddings, then from the input)")
-    ax.set_ylabel("share of the mask")
-    ax.tick_params(axis="x", rotation=90)
-    ax.grid(True, alpha=0.3)
-    legend_below(figure)
-    return readable(figure)
 
 
 def jaccard_matrix(masks: dict[str, Mask]) -> pd.DataFrame:

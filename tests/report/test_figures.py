@@ -21,7 +21,8 @@ from repro.report.figures import (DPI, FONT_PT, MIN_TEXT_PX, PAD_IN, STYLES, WID
                                   figure_caption, figure_reference, plot_score_vs_subset_size,
                                   plot_selected_learning_rates, spread_sentence)
 from repro.report.generality_figures import plot_lora_rank, plot_regularization
-from repro.report.mask_figures import jaccard_matrix, plot_budget_shares, plot_jaccard, plot_layer_shares
+from repro.report.mask_figures import jaccard_matrix, plot_jaccard
+from repro.report.mask_summaries import mask_summary, plot_groups, plot_layers, share_frames
 from repro.report.paper_generality import table9
 from repro.selection.selectors import bitfit_k, select_bitfit, select_random
 
@@ -66,8 +67,8 @@ FIGURES = {
                                                                  ["random", "bitfit", "full"]),
     "change_magnitude": lambda masks: plot_change_histograms(change_histogram(
         {("random", 1e-3): torch.logspace(-8, 0, 50), ("full", 1.0): torch.logspace(-6, 0, 50)}), title="sst2"),
-    "budget_groups": plot_budget_shares,
-    "budget_layers": plot_layer_shares,
+    "budget_groups": lambda masks: plot_groups(share_frames({v: mask_summary(m) for v, m in masks.items()})[0]),
+    "budget_layers": lambda masks: plot_layers(share_frames({v: mask_summary(m) for v, m in masks.items()})[1]),
     "mask_overlap": lambda masks: plot_jaccard(jaccard_matrix(masks)),
     "regularization": lambda masks: plot_regularization(regularization_table()),
     "lora_rank": lambda masks: plot_lora_rank(lora_table(), table9()),
