@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _sweep(args) -> int:
     from repro.runs.grid_files import load_grid
     from repro.data.hub import HUB_SOURCES
+    from repro.runs.estimate import start_line, workers_of
     from repro.runs.sweep import check_grid, failure_report, plan_sweep, run_study, run_sweep
 
     grid = load_grid(args.grid)
@@ -104,12 +105,9 @@ def _sweep(args) -> int:
     if args.dry_run:  # offline: models and data are checked by the sweep itself, before any training
         check_grid(configs, workspace)
         plan = plan_sweep(configs, workspace, check_data=workspace.data_dir is not None)
-        seconds = plan.estimate_seconds()
-        estimate = ("unknown: no finished run of the same model and task to time yet" if seconds is None
-                    else f"{seconds / 3600:.2f} hours of one {executor.name} worker, from finished runs' median time")
         extension = "; grids are extended at their edges, those runs not counted" if grid.extend_edges else ""
-        print(f"{args.grid}: {len(configs)} runs, {len(plan.finished)} finished, {len(plan.pending)} to run\n"
-              f"compute left: {plan.pending_steps:,} optimizer steps{extension}; estimated time: {estimate}")
+        print(f"{args.grid}: {len(configs)} runs; compute left: {plan.pending_steps:,} optimizer steps{extension}\n"
+              + start_line(plan.estimate, len(plan.finished), workers_of(executor)))
         offline_only = sorted({c.task for c in configs} - set(HUB_SOURCES)) if workspace.data_dir is None else []
         if offline_only:
             print(f"note: {', '.join(offline_only)} is not on the hub: the sweep needs --data-dir "

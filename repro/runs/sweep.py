@@ -4,7 +4,7 @@ neither the results folder nor the reference store are reported as pending."""
 from __future__ import annotations
 
 import math
-import statistics
+import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +15,7 @@ from repro.runs.learning_rate import summarise
 from repro.runs.config import RunConfig
 from repro.data import get_task_spec, load_task, split_indices
 from repro.data.encoding import check_tokenizer
+from repro.runs.estimate import Estimate, end_line, estimate, start_line, workers_of
 from repro.runs.executors import ExecutorConfig, dispatch, executor_config
 from repro.files import remove_stray_temporaries
 from repro.runs.run import Workspace, reusable_result
@@ -66,19 +67,8 @@ class SweepPlan:
 
     finished: list[RunConfig]
     pending: list[RunConfig]
-    seconds_per_run: dict[tuple[str, str], float]  # (model, task) -> median of finished runs
     pending_steps: int  # optimizer steps of the pending runs (decoder-first not counted)
-
-    def estimate_seconds(self) -> float | None:
-        """Compute left, from the median time of finished runs of the same (model, task);
-        None when a pending run has no finished run to be timed by."""
-        total = 0.0
-        for config in self.pending:
-            seconds = self.seconds_per_run.get((config.model, config.task))
-            if seconds is None:
-                return None
-            total += seconds
-        return total
+    estimate: Estimate  # predicted seconds of each pending run (`repro.runs.estimate`)
 
 
 def train_split_size(task: str, workspace: Workspace) -> int:
@@ -101,17 +91,11 @@ def plan_sweep(configs: list[RunConfig], workspace: Workspace, check_data: bool 
     """Split `configs` into finished and pending runs, with what is known of their cost. With
     `check_data`, a result made from other data is quarantined and its run is pending
     (`repro.runs.run.reusable_result`); without it nothing is read from the data folder or hub."""
-    finished, pending, timings = [], [], {}
+    finished, pending = [], []
     for config in configs:
-        result = reusable_result(config, workspace, check_data)
-        if result is not None:
-            finished.append(config)
-            if "total_s" in result.timings:
-                timings.setdefault((config.model, config.task), []).append(result.timings["total_s"])
-        else:
-            pending.append(config)
-    steps = sum(training_steps(config, workspace) for config in pending)
-    return SweepPlan(finished, pending, {key: statistics.median(v) for key, v in timings.items()}, steps)
+        (finished if reusable_result(config, workspace, check_data) is not None else pending).append(config)
+    steps = [training_steps(config, workspace) for config in pending]
+    return SweepPlan(finished, pending, sum(steps), estimate(pending, steps, workspace.store.results()))
 
 
 class PendingRuns(UserWarning):
@@ -151,6 +135,10 @@ def run_sweep(configs: list[RunConfig], workspace: Workspace,
     preflight(configs, workspace)
     remove_stray_temporaries(workspace.results_dir)
     plan = plan_sweep(configs, workspace)
+    workers = workers_of(executor)
+    if workspace.progress and plan.pending:
+        print(start_line(plan.estimate, len(plan.finished), workers))
+    started = time.perf_counter()
     failures = 0
     bar = tqdm(total=len(configs), initial=len(plan.finished), desc="runs", disable=not workspace.progress)
 
@@ -164,6 +152,8 @@ def run_sweep(configs: list[RunConfig], workspace: Workspace,
         dispatch(plan.pending, workspace, executor, on_result)
     finally:
         bar.close()
+    if workspace.progress and plan.pending:
+        print(end_line(len(plan.pending), time.perf_counter() - started, plan.estimate, workers))
     return [workspace.store.load(config) for config in configs]
 
 

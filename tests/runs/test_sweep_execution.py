@@ -68,13 +68,13 @@ def test_dry_run_counts_and_estimates(tmp_path, study_data, capsys):
     args = ["sweep", str(grid), "--data-dir", str(study_data), "--results-dir", str(results)]
     assert main(args + ["--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "6 runs, 0 finished, 6 to run" in out and "unknown" in out
-    assert "12 optimizer steps" in out  # 6 runs x ceil(24 / 16) batches x 1 epoch
+    assert "6 runs; compute left: 12 optimizer steps" in out  # 6 runs x ceil(24 / 16) batches x 1 epoch
+    assert "6 runs to train, 0 finished, estimated" in out
     assert not (results / "runs").exists()
     assert main(["run-index", str(grid), "0", "--data-dir", str(study_data), "--results-dir", str(results)]) == 0
     assert main(args + ["--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "6 runs, 1 finished, 5 to run" in out and "hours" in out
+    assert "5 runs to train, 1 finished, estimated" in out and "calibrated on 1 records" in out
 
 
 @pytest.mark.parametrize("executor,selectors,runs", [
@@ -156,8 +156,8 @@ def test_paper_dry_run_counts_offline(path, tmp_path, monkeypatch, capsys):
     configs = load_grid(path).configs("hub")
     steps = sum(math.ceil((TASKS[c.task].train_examples - c.val_size) / c.batch_size) * c.epochs for c in configs)
     out = capsys.readouterr().out
-    assert f"{len(configs)} runs, 0 finished, {len(configs)} to run" in out
-    assert f"{steps:,} optimizer steps; grids are extended at their edges" in out
+    assert f"{len(configs)} runs; compute left: {steps:,} optimizer steps; grids are extended at their edges" in out
+    assert f"{len(configs)} runs to train, 0 finished, estimated" in out
     assert ("conll03_de" in out) == (path.stem == "task_similarity")  # not on the hub: the sweep needs --data-dir
 
 
