@@ -19,13 +19,15 @@ from repro.runs.reference import reference_records
 from repro.runs.run import Workspace, run_one
 from repro.runs.store import FINISHED, RunResult
 
-COMPARED = ("validation", "test", "train")  # the metrics a report shows; every metric is compared
+COMPARED = ("validation", "test", "train")  # the metrics a report shows; every metric both records hold is compared
 
 
 @dataclass
 class Verification:
     """One re-run: the stored and the new result, and whether they are identical (same
-    status, every metric equal, same data fingerprint). `role`: "drawn", or "primary of <id>"."""
+    status, every metric of the stored record equal in the new one, same data fingerprint; a
+    metric only the newer code records, such as `train_examples`, is a note). `role`: "drawn",
+    or "primary of <id>"."""
 
     config: RunConfig
     stored: RunResult
@@ -35,8 +37,8 @@ class Verification:
 
     @property
     def identical(self) -> bool:
-        return (self.stored.status == self.new.status and self.stored.metrics == self.new.metrics
-                and self.stored.data_fingerprint == self.new.data_fingerprint)
+        return (self.stored.status == self.new.status and self.stored.data_fingerprint == self.new.data_fingerprint
+                and all(self.new.metrics.get(name, _MISSING) == value for name, value in self.stored.metrics.items()))
 
     def describe(self) -> str:
         c = self.config
@@ -47,18 +49,23 @@ class Verification:
             stored, new = self.stored.metrics.get(name), self.new.metrics.get(name)
             mark = "" if stored == new else "   <- differs"
             lines.append(f"  {name:<10} stored {_number(stored)}  new {_number(new)}{mark}")
-        other = sorted((set(self.stored.metrics) | set(self.new.metrics)) - set(COMPARED))
+        other = sorted(set(self.stored.metrics) - set(COMPARED))
         lines += [f"  {name:<10} stored {_number(self.stored.metrics.get(name))}  new "
-                  f"{_number(self.new.metrics.get(name))}   <- differs"
-                  for name in other if self.stored.metrics.get(name) != self.new.metrics.get(name)]
+                  f"{_number(self.new.metrics.get(name, _MISSING))}   <- differs"
+                  for name in other if self.stored.metrics[name] != self.new.metrics.get(name, _MISSING)]
+        lines += [f"  {name:<10} new {_number(self.new.metrics[name])} (the stored record predates this metric)"
+                  for name in sorted(set(self.new.metrics) - set(self.stored.metrics))]
         if self.stored.data_fingerprint != self.new.data_fingerprint:
             lines.append(f"  data: stored {self.stored.data_fingerprint}, read now {self.new.data_fingerprint}")
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
+_MISSING = object()  # a metric absent from a record (never equal to a value)
+
+
 def _number(value) -> str:
-    return "-" if value is None else f"{value!r}"
+    return "absent" if value is _MISSING else "-" if value is None else f"{value!r}"
 
 
 def draw(reference_dir: str | Path, sample: int, seed: int = 0) -> list[RunConfig]:

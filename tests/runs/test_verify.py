@@ -74,3 +74,17 @@ def test_two_runs_of_the_committed_reference_are_reproduced_identically():
         pytest.skip("no data folder: set REPRO_DATA_DIR (or place the data at ../shared/data)")
     checks = verify(REFERENCE_DIR, 2, seed=0, data_dir=DATA, progress=False)
     assert all(check.identical for check in checks), "\n".join(c.describe() for c in checks if not c.identical)
+
+
+def test_a_metric_only_the_newer_code_records_is_a_note_not_a_difference():
+    from repro.runs.store import RunResult
+    from repro.runs.verify import Verification
+
+    config = RunConfig(task="sst2", selector="full", learning_rate=1e-4, model="tiny-random")
+    stored = RunResult(config, "ok", {"validation": 0.5, "test": 0.25, "train": 0.75}, data_fingerprint="f")
+    newer = RunResult(config, "ok", {"validation": 0.5, "test": 0.25, "train": 0.75, "train_examples": 24},
+                      data_fingerprint="f")
+    check = Verification(config, stored, newer)
+    assert check.identical and "train_examples new 24 (the stored record predates this metric)" in check.describe()
+    lost = Verification(config, newer, stored)  # a metric the stored record has and the re-run lacks: differs
+    assert not lost.identical and "train_examples stored 24  new absent   <- differs" in lost.describe()
