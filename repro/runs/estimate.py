@@ -6,23 +6,21 @@
                 pruning's L1 run
 
 `step_s` depends on (model, threads, task, max_length, batch size) and the step's kind (masked
-subset, bitfit, full, lora); `test_s`, scoring the test split, and `example_s`, scoring one
-example of the validation split or the training sample (`repro.training.evaluation`), on (model,
-threads, task, max_length; the test split's data source too); `fixed_s` (data, model copy,
-selection, writing) on (model, threads). A first-time cost is
-counted for the first pending run that needs it, unless a finished record shows it cached, and
-for each of the first `workers` pending runs that needs it: they start together and each
-computes what is not cached yet.
+subset, bitfit, full, lora); `test_s`, scoring the test split, and `example_s`, scoring one example
+of the validation split or the training sample (`repro.training.evaluation`), on (model, threads,
+task, max_length; the test split's data source too); `fixed_s` (data, model copy, selection,
+writing) on (model, threads). A first-time cost is counted for the first pending run that needs
+it, unless a finished record shows it cached, and for each of the first `workers` pending runs
+that needs it: they start together and each computes what is not cached yet.
 
 `calibrate` fits every coefficient on run records that carry phase timings (`repro.runs.run.
 train_and_evaluate`): per key, the median of the measured ratios (e.g. train_s / steps), the
 least-absolute-deviation fit of a one-coefficient model (tokenising a task: its records' largest
-data phase, the run that tokenised it). A step kind without records of its own
-in a group takes another kind's cost there times their ratio elsewhere (`KIND_FACTORS` when never
-measured side by side); a batch size without records scales linearly. Keys without records fall
-back to `DEFAULTS` (fitted the same way on `benchmarks/estimate_check.py`'s grid, see there);
-a run with neither has no estimate (None). Records measured with W runs at once on a machine
-predict that load: an estimate's hours with W workers are the seconds / W.
+data phase, the run that tokenised it). A step kind without records of its own in a group takes
+another kind's cost there times their ratio elsewhere (`KIND_FACTORS` when never measured side by
+side); a batch size without records scales linearly. Keys without records fall back to
+`DEFAULTS`; a run with neither has no estimate (None). Records measured with W runs at once on a
+machine predict that load: an estimate's hours with W workers are its seconds / W.
 """
 from __future__ import annotations
 
@@ -42,9 +40,49 @@ READS = {"largest_downstream_sqgrad": ("downstream",), "largest_pretrain_sqgrad"
 PRUNING = ("diff_pruning", "diff_pruning_no_retrain")
 KIND_FACTORS = {"masked": 1.0, "bitfit": 0.9, "full": 1.4, "lora": 1.2}  # step cost vs a masked step (fallback)
 
-# Coefficients measured on 2 CPU cores (minilm-l6, 1 thread, 2 runs at once): benchmarks/estimate_check.py
-# --print-defaults, benchmarks/results/estimate_check.md (date, machine). Keys as in `Calibration`.
-DEFAULTS: dict = {}
+# Coefficients fitted by `calibrate` on benchmarks/estimate_check.py's grid at seed 0 (reference profile scale, 31
+# runs, one at a time; `--print-defaults`) on 2 shared CPU cores (Intel Xeon, torch 2.13, 2026-12-02, load average
+# about 5 from other work); a sweep's own records replace them as they come. pretraining_s is not in that grid: the
+# cpu profile's note (repro.runs.profiles: about 3 min for N=128). Keys as in `Calibration`: lists are the key, then
+# the value.
+DEFAULTS: dict = {
+    "step_s": [
+        ["minilm-l6", 1, "conll03", 128, 16, "bitfit", 0.153], ["minilm-l6", 1, "conll03", 128, 16, "full", 0.358],
+        ["minilm-l6", 1, "conll03", 128, 16, "lora", 0.148], ["minilm-l6", 1, "conll03", 128, 16, "masked", 0.173],
+        ["minilm-l6", 1, "conll03_de", 128, 16, "full", 0.532],
+        ["minilm-l6", 1, "conll03_de", 128, 16, "masked", 0.331], ["minilm-l6", 1, "qnli", 64, 16, "bitfit", 0.305],
+        ["minilm-l6", 1, "qnli", 64, 16, "full", 0.573], ["minilm-l6", 1, "qnli", 64, 16, "lora", 0.322],
+        ["minilm-l6", 1, "qnli", 64, 16, "masked", 0.347], ["minilm-l6", 1, "sst2", 64, 16, "bitfit", 0.115],
+        ["minilm-l6", 1, "sst2", 64, 16, "full", 0.305], ["minilm-l6", 1, "sst2", 64, 16, "lora", 0.111],
+        ["minilm-l6", 1, "sst2", 64, 16, "masked", 0.15], ["minilm-l6", 1, "trec6", 64, 16, "bitfit", 0.101],
+        ["minilm-l6", 1, "trec6", 64, 16, "full", 0.309], ["minilm-l6", 1, "trec6", 64, 16, "lora", 0.105],
+        ["minilm-l6", 1, "trec6", 64, 16, "masked", 0.114]],
+    "test_s": [
+        ["minilm-l6", 1, "conll03", 128, "local", 10.7], ["minilm-l6", 1, "conll03_de", 128, "local", 17.8],
+        ["minilm-l6", 1, "qnli", 64, "local", 7.9], ["minilm-l6", 1, "sst2", 64, "local", 3.61],
+        ["minilm-l6", 1, "trec6", 64, "local", 0.93]],
+    "example_s": [
+        ["minilm-l6", 1, "conll03", 128, 0.00406], ["minilm-l6", 1, "conll03_de", 128, 0.00794],
+        ["minilm-l6", 1, "qnli", 64, 0.00753], ["minilm-l6", 1, "sst2", 64, 0.00317],
+        ["minilm-l6", 1, "trec6", 64, 0.00261]],
+    "fixed_s": [
+        ["minilm-l6", 1, 0.336]],
+    "decoder_s": [
+        ["minilm-l6", 1, "conll03", 128, 0.00485], ["minilm-l6", 1, "conll03_de", 128, 0.0096],
+        ["minilm-l6", 1, "qnli", 64, 0.0079], ["minilm-l6", 1, "sst2", 64, 0.00613],
+        ["minilm-l6", 1, "trec6", 64, 0.00291]],
+    "fisher_s": [
+        ["minilm-l6", 1, "conll03", 128, 0.0157], ["minilm-l6", 1, "qnli", 64, 0.0281],
+        ["minilm-l6", 1, "sst2", 64, 0.0129], ["minilm-l6", 1, "trec6", 64, 0.0124]],
+    "pretraining_s": [
+        ["minilm-l6", 1, 1.4]],
+    "tokenise_s": [
+        ["minilm-l6", "conll03", 128, "local", 2.51], ["minilm-l6", "conll03_de", 128, "local", 0.947],
+        ["minilm-l6", "qnli", 64, "local", 1.11], ["minilm-l6", "sst2", 64, "local", 5.89],
+        ["minilm-l6", "trec6", 64, "local", 0.285]],
+    "kind_factors": [
+        ["bitfit", 0.881], ["full", 2.02], ["lora", 0.886], ["masked", 1]],
+}
 
 
 @dataclass
@@ -122,7 +160,8 @@ def calibrate(records: list[RunResult]) -> Calibration:
             fisher[group].append(sel["stat_downstream_seconds"] / sel["stat_downstream_samples"])
             once += sel["stat_downstream_seconds"]
         if sel.get("stat_pretraining_cached") is False:
-            pretraining[(config.model, config.threads)].append(sel["stat_pretraining_seconds"] / config.pretrain_fisher_samples)
+            pretraining[(config.model, config.threads)].append(sel["stat_pretraining_seconds"]
+                                                               / config.pretrain_fisher_samples)
             once += sel["stat_pretraining_seconds"]
         if record.status == "ok":
             tests[(*group, config.data_source)].append(t["evaluate_test_s"])

@@ -137,9 +137,10 @@ def test_parsers_read_what_the_benchmarks_write():
     config = profile_run("cpu", "sst2", "random", 1e-3, 1)
     timings = {"prepare_s": 1.0, "load_s": 1.0, "decoder_s": 0.5, "select_s": 0.5, "train_s": 15.0, "evaluate_s": 1.5,
                "write_s": 0.5, "total_s": 20.0}
-    text = markdown(PhaseBenchmark(), [Measured(1, 1, 25.0, [RunResult(config, "ok", timings=timings)])], {}, 1.0,
-                    ["- CPU: test"])
-    assert parse_run_phases(text)["overhead"].tolist() == pytest.approx([0.25])
+    results = [RunResult(run, "ok", timings=timings) for run in PhaseBenchmark().configs(1)]
+    rates = [Measured(w, t, 25.0, results) for w, t in PhaseBenchmark().settings]
+    text = markdown(PhaseBenchmark(), rates, results, {}, 1.0, ["- CPU: test"])
+    assert parse_run_phases(text)["overhead"].tolist() == pytest.approx([0.25] * len(results))
 
     lines = section("From no record: the defaults", [RunResult(config, "ok", timings=timings)] * 30,
                     Estimate([18.0] * 30, None), 2)

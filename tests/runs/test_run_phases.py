@@ -14,7 +14,8 @@ PHASES = ("prepare_s", "load_s", "decoder_s", "select_s", "train_s", "evaluate_s
 
 
 def config(**changes) -> RunConfig:
-    return RunConfig(**{**dict(task="sst2", selector="random", learning_rate=0.05, subset_size=0.01, **TINY), **changes})
+    fields = dict(task="sst2", selector="random", learning_rate=0.05, subset_size=0.01, **TINY)
+    return RunConfig(**{**fields, **changes})
 
 
 @pytest.fixture
@@ -22,7 +23,8 @@ def workspace(tmp_path, study_data) -> Workspace:
     return Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
 
 
-@pytest.mark.parametrize("changes", [{}, dict(selector="largest_downstream_sqgrad"), dict(selector="lora", subset_size=None),
+@pytest.mark.parametrize("changes", [{}, dict(selector="largest_downstream_sqgrad"),
+                                     dict(selector="lora", subset_size=None),
                                      dict(task="conll03", train_size=20, val_size=4)])
 def test_phases_account_for_the_run(workspace, changes):
     result = run_one(config(**changes), workspace)
