@@ -33,7 +33,7 @@ def _sst2(data_dir: Path, tokenizer, n_examples: int) -> tuple[list[EncodedExamp
         return None
     chosen = random.Random(0).sample(range(len(data.train)), min(n_examples, len(data.train)))
     encoded = encode([data.train[i] for i in chosen], data.spec, tokenizer, MAX_LENGTH)
-    return encoded, f"SST-2 train ({data_dir / 'sst2' / 'train.tsv'}), {len(encoded)} random examples"
+    return encoded, f"SST-2 train (sst2/train.tsv of the data folder), {len(encoded)} random examples"
 
 
 def _synthetic(tokenizer, n_examples: int) -> tuple[list[EncodedExample], str]:

@@ -12,7 +12,7 @@ from repro.runs.store import NotComputed
 
 
 def test_pending_measures_names_no_folder():
-    error = NotComputed("2 base run(s) of ['trec6'] is not in /home/me/results or the reference /x, and ...")
+    error = NotComputed("2 base run(s) of ['trec6'] is not in results or the reference reference, and ...")
     assert pending_measures(error) == "2 base run(s) of ['trec6']"
 
 
