@@ -91,6 +91,12 @@ def values(tables: RunTables, study: str, task: str, cell: Cell, measure: str) -
     return rows.set_index("seed")[measure].dropna().sort_index()
 
 
+def paired_values(tables: RunTables, study: str, task: str, a: Cell, b: Cell, measure: str) -> pd.DataFrame:
+    """Two columns, `a`'s and `b`'s values of `measure`, on the seeds both have (the pairs)."""
+    return pd.concat([values(tables, study, task, a, measure), values(tables, study, task, b, measure)],
+                     axis=1, join="inner")
+
+
 def _problem(tables: RunTables, study: str, task: str, cell: Cell, measure: str, min_seeds: int) -> str | None:
     """Why a cell cannot be used yet, or None. Scores: every rate x seed finished and at least
     `min_seeds` seeds. Section 4's measures: the cell measured on every seed that any cell of
@@ -191,9 +197,7 @@ def compare(tables: RunTables, tasks: Sequence[str], pairs: Sequence[tuple[Cell,
     for a, b in pairs:
         samples = []
         for task, study in where.studies.items():
-            joined = pd.concat([values(tables, study, task, a, measure), values(tables, study, task, b, measure)],
-                               axis=1, join="inner")
-            samples.append((task, joined))
+            samples.append((task, paired_values(tables, study, task, a, b, measure)))
         if pool_tasks:
             joined = pd.concat([j for _, j in samples])
             tests.append((f"{a.label} - {b.label}", "all tasks", paired_difference(joined.iloc[:, 0], joined.iloc[:, 1])))
@@ -237,8 +241,7 @@ def equivalent(tables: RunTables, tasks: Sequence[str], pairs: Sequence[tuple[Ce
     labelled = []
     for task, study in where.studies.items():
         for a, b in pairs:
-            joined = pd.concat([values(tables, study, task, a, measure), values(tables, study, task, b, measure)],
-                               axis=1, join="inner")
+            joined = paired_values(tables, study, task, a, b, measure)
             labelled.append((f"{task}: {a.label} - {b.label}", equivalence(joined.iloc[:, 0], joined.iloc[:, 1], margin)))
     results = [r for _, r in labelled]
     verdict = equivalence_verdict(results)
