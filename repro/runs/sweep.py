@@ -111,10 +111,11 @@ def pending_report(pending: list[RunConfig]) -> str:
 
 def stored_results(configs: list[RunConfig], workspace: Workspace) -> tuple[list[RunResult], list[RunConfig]]:
     """Without running anything: the stored results of `configs` (in their order; records made
-    from other data than the data read now are set aside first, `plan_sweep`) and the runs that
-    have none (pending)."""
+    from other data than the data read now are set aside first, `reusable_result`) and the runs
+    that have none (pending). Nothing is estimated: no run is planned."""
     check_grid(configs, workspace)
-    plan_sweep(configs, workspace)
+    for config in configs:
+        reusable_result(config, workspace)
     stored = [workspace.store.load(config) for config in configs]
     return [r for r in stored if r is not None], [c for c, r in zip(configs, stored) if r is None]
 
