@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from repro.findings.keys import plain_key
+from repro.runs.keys import plain_key
 
 GENERALITY_COLUMNS = ["study", "task", "variant", "subset_size", "seed", "learning_rate", "run_id", "mlm", "mlm_diff",
                       "secondary_diff"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from repro.findings.keys import plain, plain_key
+from repro.runs.keys import plain, plain_key
 from repro.findings.measures import GENERALITY_COLUMNS, SECONDARY_COLUMNS, generality_tables, mlm_probes
 from repro.runs.learning_rate import STUDY_FIELDS, summarise
 from repro.runs.store import FINISHED, ResultStore

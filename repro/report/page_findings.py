@@ -21,7 +21,7 @@ import pandas as pd
 from repro.findings import tidy
 from repro.findings.claims import CLAIMS, Claim
 from repro.findings.evidence import Evidence
-from repro.findings.keys import plain_key
+from repro.runs.keys import plain_key
 from repro.findings.measures import mlm_probes
 from repro.findings.verdicts import Verdict
 from repro.report.openings import commands

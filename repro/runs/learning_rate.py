@@ -3,12 +3,12 @@ scores as mean +- std over seeds, and the edge-of-grid flag."""
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pandas as pd
 
 from repro.runs.config import RunConfig
+from repro.runs.keys import plain, plain_key
 from repro.runs.store import config_row
 
 CELL = ["model", "task", "selector", "subset_size"]
@@ -42,7 +42,7 @@ def summarise(frame: pd.DataFrame, expected: list[RunConfig] | None = None) -> p
         raise ValueError("no results to summarise")
     frame = frame.assign(subset_size=frame["subset_size"].astype(float).fillna(-1.0))  # -1: the selector's default
     keys = [c for c in STUDY_FIELDS if c in frame.columns]
-    cells = frame.groupby(frame[keys].apply(lambda r: repr([_plain(v) for v in r]), axis=1), sort=False)
+    cells = frame.groupby(plain_key(frame, keys), sort=False)
     rows = [_summarise_cell(cell, keys) for _, cell in cells]
     order = [c for c in CELL if c in keys]
     summary = pd.DataFrame(rows).sort_values(order, kind="stable", na_position="first").reset_index(drop=True)
@@ -77,11 +77,6 @@ def _with_pending(frame: pd.DataFrame, expected: list[RunConfig]) -> pd.DataFram
     return pd.concat([frame, pd.DataFrame(pending)], ignore_index=True) if pending else frame
 
 
-def _plain(value):
-    """A cell key's value with every missing marker (None, NaN) as None."""
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
-
-
 def chosen_runs(summary: pd.DataFrame, configs: list) -> list:
     """Every seed's RunConfig of each summary cell at the cell's chosen learning rate, in the
     summary's order (a config belongs to a cell when it has the cell's value of every study
@@ -91,10 +86,10 @@ def chosen_runs(summary: pd.DataFrame, configs: list) -> list:
     rows = {id(config): config_row(config) for config in configs if config.init_from is None}
     chosen = []
     for _, cell in summary.dropna(subset=["learning_rate"]).iterrows():
-        wanted = [_plain(cell[k]) for k in keys]
+        wanted = [plain(cell[k]) for k in keys]
         for config in configs:
             row = rows.get(id(config))
-            if row is not None and row["learning_rate"] == cell["learning_rate"] and [_plain(row[k]) for k in keys] == wanted:
+            if row is not None and row["learning_rate"] == cell["learning_rate"] and [plain(row[k]) for k in keys] == wanted:
                 chosen.append(config)
     return chosen
 

@@ -1,4 +1,4 @@
-"""Row keys that match however pandas stored the values (a store's frame and a summary of it)."""
+"""Row keys that match however pandas stored the values (a store's frame, a summary of it, a config's row)."""
 from __future__ import annotations
 
 import math
