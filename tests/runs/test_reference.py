@@ -164,3 +164,12 @@ def test_cli_results_reads_the_reference_too(tmp_path, made, capsys):
     assert main(["results", str(tmp_path / "mine")]) == 2  # an empty results folder alone: nothing to show
     assert main(["results", str(tmp_path / "mine"), "--reference", str(made)]) == 0
     assert "tiny-random on sst2" in capsys.readouterr().out
+
+
+def test_export_refuses_a_folder_without_runs_and_the_reference_itself(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"results folder .*empty has no runs/ folder: nothing to export"):
+        export(tmp_path / "empty", tmp_path / "reference")
+    (tmp_path / "reference" / "runs").mkdir(parents=True)
+    with pytest.raises(ValueError, match="results folder and reference are both"):
+        export(tmp_path / "reference", tmp_path / "reference")
