@@ -27,7 +27,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import markdown_table
-from benchmarks.timing import clock, cpu_model, load_average, round_robin
+from benchmarks.timing import clock, load_average, round_robin
+from repro.runs.store import cpu_model
 from repro.runs.config import RunConfig
 from repro.data import DATA_DIR_ENV
 from repro.runs.executors import ExecutorConfig, dispatch

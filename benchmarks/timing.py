@@ -13,6 +13,8 @@ from typing import TypeVar
 import torch
 from tqdm import tqdm
 
+from repro.runs.store import cpu_model
+
 Phases = dict[str, float]  # phase name -> seconds of one repetition
 T = TypeVar("T")
 
@@ -119,17 +121,6 @@ def top_operations(function: Callable[[], object], rows: int = 10) -> list[tuple
         function()
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)[:rows]
     return [(e.key, e.self_cpu_time_total / 1e3, e.count) for e in events]
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_average() -> str:

@@ -12,7 +12,6 @@ a page with missing numbers is never published.
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from repro.runs.grid_extension import LR_CAP
 from repro.runs.grid_files import Grid, section_grid
 from repro.runs.reference import REFERENCE_DIR
 from repro.runs.run import Workspace
-from repro.runs.store import REFERENCE, STATUSES, RunResult
+from repro.runs.store import REFERENCE, STATUSES, RunResult, cpu_model
 from repro.runs.study import Study, as_list
 from repro.runs.sweep import failure_report
 from repro.variants.registry import variant_fields, variant_named
@@ -57,7 +56,7 @@ class Page:
 
     @classmethod
     def start(cls, section: str | None, profile: str | None, results_dir, data_dir=None,
-              executor: str = "serial", *, retrain: bool | None = None, reference_dir=None) -> "Page":
+              executor: str = "serial", *, retrain: bool | str | None = None, reference_dir=None) -> "Page":
         """Read the section's grid for the profile (`section_grid`), open the workspace
         (`Workspace.create`), build the executor from its string (`executor_config`, e.g.
         "slurm:partition=gpu,cpus=4": Slurm's resources default to the profile's) and note the
@@ -70,7 +69,8 @@ class Page:
         "cpu". `retrain` None: train what neither store holds, except on the profile "reference"
         (its runs are the committed ones: missing ones are pending); False: train nothing (show
         what is stored, the rest pending); True: ignore the reference store and train what
-        `results_dir` lacks."""
+        `results_dir` lacks; "missing": read the reference store and train what neither store
+        holds, on any profile (how the reference itself is extended)."""
         check_parameters()
         profile, reference, train = page_source(profile, retrain, reference_dir)
         grid = section_grid(section, profile) if section is not None else None
@@ -169,15 +169,20 @@ class Page:
         return results, len(reused - {i for i, (_, source) in located.items() if source == REFERENCE}), referenced
 
 
-def page_source(profile: str | None, retrain: bool | None, reference_dir=None) -> tuple[str, Path | None, bool]:
+MISSING = "missing"  # `retrain` value: read the reference store and train what neither store holds
+RETRAIN_CHOICES = (None, True, False, MISSING)
+
+
+def page_source(profile: str | None, retrain: bool | str | None, reference_dir=None) -> tuple[str, Path | None, bool]:
     """(profile, reference folder or None, whether to train) of a page; see `Page.start`."""
-    if retrain not in (None, True, False):
+    if retrain not in RETRAIN_CHOICES:
         raise ValueError(f"retrain {retrain!r} must be None (train unless on the reference profile), "
-                         f"False (train nothing) or True (ignore the reference store, train what is missing)")
+                         f"False (train nothing), True (ignore the reference store, train what is missing) or "
+                         f"{MISSING!r} (read the reference store, train what neither store holds)")
     reference = Path(reference_dir) if reference_dir is not None else REFERENCE_DIR
     held = retrain is not True and reference.is_dir() and any((reference / "runs").glob("*.json"))
     profile = profile or (REFERENCE_PROFILE if held else "cpu")
-    train = profile != REFERENCE_PROFILE if retrain is None else retrain
+    train = profile != REFERENCE_PROFILE if retrain is None else retrain is not False
     return profile, reference if held else None, train
 
 
@@ -264,13 +269,8 @@ def machine(device: str) -> str:
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(torch.device(device))}"
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        model = names[0] if names else model
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"CPU {model} ({cores} cores)"
+    return f"CPU {cpu_model()} ({cores} cores)"
 
 
 def as_studies(studies: Study | Mapping[str, Study]) -> dict[str, Study]:

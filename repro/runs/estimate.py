@@ -19,7 +19,9 @@ least-absolute-deviation fit of a one-coefficient model (tokenising a task: its 
 data phase, the run that tokenised it). A step kind without records of its own in a group takes
 another kind's cost there times their ratio elsewhere (`KIND_FACTORS` when never measured side by
 side); a batch size without records scales linearly. Keys without records fall back to
-`DEFAULTS`; a run with neither has no estimate (None). Records measured with W runs at once on a
+`DEFAULTS`, scaled by how much slower or faster the records' coefficients are than the defaults'
+on the keys both have (`Calibration.speed_ratio`: another machine or load); a run with neither has
+no estimate (None). Records measured with W runs at once on a
 machine predict that load: an estimate's hours with W workers are its seconds / W.
 """
 from __future__ import annotations
@@ -38,6 +40,8 @@ KINDS = ("masked", "bitfit", "full", "lora")
 READS = {"largest_downstream_sqgrad": ("downstream",), "largest_pretrain_sqgrad": ("pretraining",),
          "combined": ("downstream", "pretraining")}  # which statistics a score selector reads
 PRUNING = ("diff_pruning", "diff_pruning_no_retrain")
+TIME_COEFFICIENTS = ("step_s", "test_s", "example_s", "fixed_s", "decoder_s", "fisher_s", "pretraining_s",
+                     "tokenise_s")  # the `Calibration` fields in seconds (kind_factors is a ratio)
 KIND_FACTORS = {"masked": 1.0, "bitfit": 0.9, "full": 1.4, "lora": 1.2}  # step cost vs a masked step (fallback)
 
 # Coefficients fitted by `calibrate` on benchmarks/estimate_check.py's grid at seed 0 (reference profile scale, 31
@@ -104,12 +108,21 @@ class Calibration:
         """A kind's step cost relative to a masked step: measured, else `KIND_FACTORS`."""
         return self.kind_factors.get(kind, KIND_FACTORS[kind])
 
+    def speed_ratio(self, other: "Calibration") -> float:
+        """How much slower these coefficients are than `other`'s (another machine, load or worker
+        count): the median ratio over the time coefficients both have; 1.0 when they share none."""
+        ratios = [mine / theirs for name in TIME_COEFFICIENTS
+                  for key, mine in getattr(self, name).items()
+                  if (theirs := getattr(other, name).get(key)) and mine > 0]
+        return statistics.median(ratios) if ratios else 1.0
+
     def over(self, fallback: "Calibration") -> "Calibration":
-        """These coefficients, and `fallback`'s where these have none."""
-        merged = {name: {**getattr(fallback, name), **getattr(self, name)}
-                  for name in ("step_s", "test_s", "example_s", "fixed_s", "decoder_s", "fisher_s",
-                               "pretraining_s", "tokenise_s", "kind_factors")}
-        return replace(self, **merged)
+        """These coefficients, and `fallback`'s where these have none, scaled by `speed_ratio`:
+        records of this machine say how far the fallback's (e.g. `DEFAULTS`, fitted elsewhere) are off."""
+        ratio = self.speed_ratio(fallback)
+        merged = {name: {**{key: value * ratio for key, value in getattr(fallback, name).items()}, **getattr(self, name)}
+                  for name in TIME_COEFFICIENTS}
+        return replace(self, **merged, kind_factors={**fallback.kind_factors, **self.kind_factors})
 
     def to_dict(self) -> dict:
         """Plain data (keys as lists), e.g. to print as `DEFAULTS`."""

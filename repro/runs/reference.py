@@ -9,8 +9,9 @@ Layout (the records of a results folder, no weights or caches):
     reference/INDEX.json                   counts: records per status, task and (given grids) section
 
 `export` is its only writer: it copies a results folder's records in and never overwrites a
-finished or probe record (an identical one is skipped, a differing one is an error that names
-it, and then nothing is copied). A failed record is replaced by a newer failure and removed
+finished or probe record (an identical one is skipped; so is a run record that reproduces the
+reference's, `same_result`: a run re-run to get its weights back for a section-4 page; any other
+difference is an error that names it, and then nothing is copied). A failed record is replaced by a newer failure and removed
 when its run's finished record arrives. `ResultStore(root, reference)` reads it after `root`.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from repro.files import atomic_target
 from repro.runs.config import RESULTS_VERSION, RunConfig
 from repro.runs.grid_files import SECTIONS, load_grid
-from repro.runs.store import FINISHED, RunResult, read_record
+from repro.runs.store import FINISHED, RunResult, read_record, same_result
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reference"  # the repository's reference/
 RUNS, FAILED, PROBES, INDEX = "runs", "failed", "probes", "INDEX.json"
@@ -38,12 +39,14 @@ class ExportReport:
 
     copied: list[str] = field(default_factory=list)
     identical: list[str] = field(default_factory=list)
+    reproduced: list[str] = field(default_factory=list)  # run records re-made with the reference's result
     failed_marked: list[str] = field(default_factory=list)
     failed_cleared: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (f"{len(self.copied)} record(s) copied, {len(self.identical)} identical skipped, "
+                f"{len(self.reproduced)} re-run with the reference's result skipped, "
                 f"{len(self.failed_marked)} failed run(s) marked under {FAILED}/, {len(self.failed_cleared)} "
                 f"failure mark(s) cleared, {len(self.unreadable)} unreadable result file(s) left out")
 
@@ -73,6 +76,8 @@ def _planned_copies(results_dir: Path, reference_dir: Path, report: ExportReport
             copies[relative] = source
         elif _json(target) == _json(source):
             report.identical.append(relative)
+        elif relative.startswith(RUNS) and same_result(read_record(target), read_record(source)):
+            report.reproduced.append(relative)
         else:
             conflicts.append(relative)
     if conflicts:

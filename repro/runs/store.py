@@ -75,9 +75,22 @@ class RunResult:
                    data.get("data_fingerprint"))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment_info() -> dict:
     """Package versions, the git commit and whether tracked files differed from it (`git_dirty`;
-    None outside a git checkout), recorded with every result."""
+    None outside a git checkout), and the CPU model (float results can differ between CPU models),
+    recorded with every result."""
     import torch
     import transformers
 
@@ -92,7 +105,7 @@ def environment_info() -> dict:
     changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "git_commit": commit,
-            "git_dirty": None if changes is None else bool(changes), "machine": platform.machine()}
+            "git_dirty": None if changes is None else bool(changes), "machine": platform.machine(), "cpu": cpu_model()}
 
 
 class ResultStore:
@@ -236,6 +249,15 @@ def read_record(path: Path) -> RunResult:
     """A result file's RunResult; raises ValueError/TypeError/KeyError/UnicodeDecodeError when it
     cannot be read."""
     return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def same_result(stored: RunResult, new: RunResult) -> bool:
+    """Whether `new` reproduces `stored`: the same run id, status and data fingerprint, and every
+    metric of `stored` equal in `new` (a metric only newer code records may be extra). Timings,
+    environment and commit may differ."""
+    return (stored.config.run_id() == new.config.run_id() and stored.status == new.status
+            and stored.data_fingerprint == new.data_fingerprint
+            and all(name in new.metrics and new.metrics[name] == value for name, value in stored.metrics.items()))
 
 
 def config_row(config: RunConfig) -> dict:

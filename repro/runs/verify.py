@@ -17,7 +17,7 @@ from repro.data import resolve_data_dir
 from repro.runs.config import RunConfig
 from repro.runs.reference import reference_records
 from repro.runs.run import Workspace, run_one
-from repro.runs.store import FINISHED, RunResult
+from repro.runs.store import FINISHED, RunResult, same_result
 
 COMPARED = ("validation", "test", "train")  # the metrics a report shows; every metric both records hold is compared
 
@@ -37,8 +37,7 @@ class Verification:
 
     @property
     def identical(self) -> bool:
-        return (self.stored.status == self.new.status and self.stored.data_fingerprint == self.new.data_fingerprint
-                and all(self.new.metrics.get(name, _MISSING) == value for name, value in self.stored.metrics.items()))
+        return same_result(self.stored, self.new)
 
     def describe(self) -> str:
         c = self.config
@@ -79,6 +78,15 @@ def draw(reference_dir: str | Path, sample: int, seed: int = 0) -> list[RunConfi
     return random.Random(seed).sample(finished, min(sample, len(finished)))
 
 
+ENVIRONMENT = ("torch", "transformers", "python", "machine", "cpu")  # float results may differ when these do
+
+
+def environment_notes(stored: RunResult, new: RunResult) -> list[str]:
+    """A note per `ENVIRONMENT` entry in which the re-run's environment differs from the stored record's."""
+    return [f"{key} differs: stored {stored.environment.get(key) or 'not recorded'}, now {new.environment.get(key)}"
+            for key in ENVIRONMENT if stored.environment.get(key) != new.environment.get(key)]
+
+
 def verify_run(config: RunConfig, reference_dir: str | Path, data_dir, *, device: str = "cpu",
                progress: bool = False) -> list[Verification]:
     """Re-run `config` (and first, in the same fresh folder, the chain of primaries it starts
@@ -97,12 +105,8 @@ def verify_run(config: RunConfig, reference_dir: str | Path, data_dir, *, device
         for position, run in enumerate(chain):
             stored = reference[run.run_id()]
             role = "drawn" if run is config else f"primary of {chain[position + 1].run_id()}"
-            check = Verification(run, stored, run_one(run, workspace), role)
-            for key in ("torch", "transformers", "python", "machine"):
-                if stored.environment.get(key) != check.new.environment.get(key):
-                    check.notes.append(f"{key} differs: stored {stored.environment.get(key)}, now "
-                                       f"{check.new.environment.get(key)}")
-            checks.append(check)
+            new = run_one(run, workspace)
+            checks.append(Verification(run, stored, new, role, environment_notes(stored, new)))
     return checks
 
 

@@ -330,5 +330,7 @@ def test_page_source_reads_the_reference_and_trains_nothing_on_its_profile(tmp_p
     assert page_source(None, True, held) == ("cpu", None, True)  # retrain: the reference is not read
     assert page_source("reference", True, held) == ("reference", None, True)  # recompute the reference grid
     assert page_source(None, None, empty) == ("cpu", None, True)  # no reference records: train the cpu grid
+    assert page_source("reference", "missing", held) == ("reference", held, True)  # extend the reference
+    assert page_source(None, "missing", held) == ("reference", held, True)
     with pytest.raises(ValueError, match="retrain 'yes' must be None"):
         page_source(None, "yes", held)

@@ -137,3 +137,17 @@ def test_runs_started_together_each_pay_what_is_not_cached_and_later_runs_do_not
     assert together.seconds == pytest.approx([run + first_time, run + first_time, run])
     cached = estimate([config(learning_rate=5e-3)], [steps_of(pending[0])], records, workers=2, calibration=c)
     assert cached.seconds == pytest.approx([run])
+
+
+def test_defaults_fitted_elsewhere_are_scaled_by_how_much_slower_this_machine_is():
+    group = ("minilm-l6", 1, "sst2", 64)
+    elsewhere = Calibration(step_s={(*group, 16, "masked"): 0.05, ("minilm-l6", 1, "qnli", 64, 16, "masked"): 0.2},
+                            test_s={(*group, "local"): 1.5}, example_s={group: 0.001},
+                            fixed_s={("minilm-l6", 1): 0.75}, kind_factors={"full": 3.0})
+    here = calibrate([record(config(), 0.1)])  # sst2 measured here at twice the defaults' seconds
+    assert here.speed_ratio(elsewhere) == pytest.approx(2.0) and elsewhere.speed_ratio(Calibration()) == 1.0
+    merged = here.over(elsewhere)
+    assert merged.step_s[("minilm-l6", 1, "qnli", 64, 16, "masked")] == pytest.approx(0.4)  # not measured: scaled
+    assert merged.step_s[(*group, 16, "masked")] == pytest.approx(0.1)  # measured: kept
+    assert merged.kind_factors["full"] == 3.0  # a ratio, not scaled
+    assert Calibration().over(elsewhere).step_s == elsewhere.step_s  # no records: the defaults as they are

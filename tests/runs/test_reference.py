@@ -16,7 +16,7 @@ from repro.runs.config import RunConfig
 from repro.runs.learning_rate import summarise
 from repro.runs.reference import export, index
 from repro.runs.run import Workspace, run_one
-from repro.runs.store import NotComputed, ResultStore, RunResult
+from repro.runs.store import NotComputed, ResultStore, RunResult, cpu_model
 from repro.runs.sweep import PendingRuns, plan_sweep, run_sweep
 
 TINY = dict(model="tiny-random", epochs=1, train_size=24, val_size=8, max_length=32, batch_size=8)
@@ -52,6 +52,7 @@ def test_export_copies_records_only_and_marks_failures(tmp_path, made):
     record = json.loads(files[f"runs/{config().run_id()}.json"])
     assert {"config", "metrics", "timings", "environment", "data_fingerprint"} <= set(record)
     assert record["environment"]["torch"] and "git_commit" in record["environment"]
+    assert record["environment"]["cpu"] == cpu_model() != ""  # float results may differ between CPU models
 
 
 def test_export_skips_identical_records_and_refuses_to_overwrite_a_differing_one(tmp_path, made, study_data):
@@ -65,6 +66,22 @@ def test_export_skips_identical_records_and_refuses_to_overwrite_a_differing_one
         export(tmp_path / "other", made)
     assert snapshot(made) == before  # nothing copied, not even the new run
     assert main(["reference", "export", str(tmp_path / "other"), "--to", str(made)]) == 2
+
+
+def test_export_skips_a_run_re_made_with_the_reference_result_and_refuses_other_metrics(tmp_path, made):
+    stored = ResultStore(made).load_by_id(config().run_id())
+    again = ResultStore(tmp_path / "again")  # the run re-made (for its weights): other timings and commit
+    again.write(replace(stored, timings={"total_s": 1.0}, environment={"git_commit": "another"}))
+    report = export(tmp_path / "again", made)
+    assert report.reproduced == [f"runs/{config().run_id()}.json"] and not report.copied
+    assert ResultStore(made).load_by_id(config().run_id()).timings == stored.timings  # the reference's record stays
+    other = ResultStore(tmp_path / "other")
+    other.write(replace(stored, metrics={**stored.metrics, "test": stored.metrics["test"] + 0.5}))
+    with pytest.raises(ValueError, match="never overwritten"):
+        export(tmp_path / "other", made)
+    extra = ResultStore(tmp_path / "extra")  # a metric only newer code records is not a difference
+    extra.write(replace(stored, metrics={**stored.metrics, "test_examples": 8}))
+    assert export(tmp_path / "extra", made).reproduced == [f"runs/{config().run_id()}.json"]
 
 
 def test_a_finished_record_clears_its_failure_mark(tmp_path, made):

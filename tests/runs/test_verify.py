@@ -88,3 +88,18 @@ def test_a_metric_only_the_newer_code_records_is_a_note_not_a_difference():
     assert check.identical and "train_examples new 24 (the stored record predates this metric)" in check.describe()
     lost = Verification(config, newer, stored)  # a metric the stored record has and the re-run lacks: differs
     assert not lost.identical and "train_examples stored 24  new absent   <- differs" in lost.describe()
+
+
+def test_a_re_run_on_another_cpu_or_torch_says_so_in_its_notes():
+    from repro.runs.store import RunResult
+    from repro.runs.verify import environment_notes
+
+    config = RunConfig(task="sst2", selector="full", learning_rate=1e-4, model="tiny-random")
+    here = {"torch": "2.13.0+cpu", "transformers": "5.24.0", "python": "3.11.7", "machine": "x86_64", "cpu": "AMD EPYC"}
+    old = RunResult(config, "ok", environment={**here, "cpu": None})  # recorded before the CPU was
+    other = RunResult(config, "ok", environment={**here, "cpu": "Intel(R) Xeon(R) Processor", "torch": "2.12.0"})
+    new = RunResult(config, "ok", environment=here)
+    assert environment_notes(new, new) == []
+    assert environment_notes(old, new) == ["cpu differs: stored not recorded, now AMD EPYC"]
+    assert environment_notes(other, new) == ["torch differs: stored 2.12.0, now 2.13.0+cpu",
+                                             "cpu differs: stored Intel(R) Xeon(R) Processor, now AMD EPYC"]
