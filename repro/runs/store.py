@@ -13,6 +13,7 @@ is ignored (with a warning) for the store's lifetime instead of being quarantine
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -251,13 +252,36 @@ def read_record(path: Path) -> RunResult:
     return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
+# Metrics that are floats of a computation rather than ratios of counts: on another CPU model (or one not
+# recorded) the same run rounds differently in them (e.g. 0.34384835 vs 0.34384844 on Intel Xeon vs AMD EPYC)
+# while the scores, made of predictions, stay identical.
+CONTINUOUS_METRICS = {"final_train_loss": 1e-5}  # name -> relative tolerance across CPU models
+
+
+def same_cpu(a: RunResult, b: RunResult) -> bool:
+    """Whether both records name the same CPU model (False when either does not name one)."""
+    return a.environment.get("cpu") is not None and a.environment.get("cpu") == b.environment.get("cpu")
+
+
+def metric_agrees(name: str, stored, new, same_machine: bool) -> bool:
+    """Equal; or, across CPU models, a `CONTINUOUS_METRICS` value within its relative tolerance."""
+    if stored == new:
+        return True
+    tolerance = CONTINUOUS_METRICS.get(name)
+    return (not same_machine and tolerance is not None and isinstance(stored, float) and isinstance(new, float)
+            and math.isclose(stored, new, rel_tol=tolerance))
+
+
 def same_result(stored: RunResult, new: RunResult) -> bool:
     """Whether `new` reproduces `stored`: the same run id, status and data fingerprint, and every
-    metric of `stored` equal in `new` (a metric only newer code records may be extra). Timings,
+    metric of `stored` in `new` and agreeing (`metric_agrees`: equal, or a continuous metric within
+    rounding when the CPU models differ); a metric only newer code records may be extra. Timings,
     environment and commit may differ."""
+    machine = same_cpu(stored, new)
     return (stored.config.run_id() == new.config.run_id() and stored.status == new.status
             and stored.data_fingerprint == new.data_fingerprint
-            and all(name in new.metrics and new.metrics[name] == value for name, value in stored.metrics.items()))
+            and all(name in new.metrics and metric_agrees(name, value, new.metrics[name], machine)
+                    for name, value in stored.metrics.items()))
 
 
 def config_row(config: RunConfig) -> dict:

@@ -1,5 +1,7 @@
 """`python -m repro verify`: re-run randomly drawn runs of the reference store from scratch and
-compare their metrics with the stored ones (they should be identical on the same torch and CPU).
+compare their metrics with the stored ones (they should be identical on the same torch and CPU;
+on another CPU model the scores, made of predictions, are still identical while the training loss
+may differ in its last digits, which is reported as rounding, not as a difference).
 
 Each drawn run is re-run in a fresh temporary results folder with no reference, so nothing is
 reused: not its record, decoder cache, statistics or weights. A run that started from another
@@ -17,17 +19,17 @@ from repro.data import resolve_data_dir
 from repro.runs.config import RunConfig
 from repro.runs.reference import reference_records
 from repro.runs.run import Workspace, run_one
-from repro.runs.store import FINISHED, RunResult, same_result
+from repro.runs.store import FINISHED, RunResult, metric_agrees, same_cpu, same_result
 
 COMPARED = ("validation", "test", "train")  # the metrics a report shows; every metric both records hold is compared
 
 
 @dataclass
 class Verification:
-    """One re-run: the stored and the new result, and whether they are identical (same
-    status, every metric of the stored record equal in the new one, same data fingerprint; a
-    metric only the newer code records, such as `train_examples`, is a note). `role`: "drawn",
-    or "primary of <id>"."""
+    """One re-run: the stored and the new result, and whether they are identical (`same_result`:
+    same status and data fingerprint, every metric of the stored record equal in the new one, the
+    training loss within float rounding when the CPU models differ; a metric only the newer code
+    records, such as `train_examples`, is a note). `role`: "drawn", or "primary of <id>"."""
 
     config: RunConfig
     stored: RunResult
@@ -46,11 +48,11 @@ class Verification:
         lines = [head, f"  status: stored {self.stored.status}, new {self.new.status}"]
         for name in COMPARED:
             stored, new = self.stored.metrics.get(name), self.new.metrics.get(name)
-            mark = "" if stored == new else "   <- differs"
-            lines.append(f"  {name:<10} stored {_number(stored)}  new {_number(new)}{mark}")
+            lines.append(f"  {name:<10} stored {_number(stored)}  new {_number(new)}{self._mark(name, stored, new)}")
         other = sorted(set(self.stored.metrics) - set(COMPARED))
         lines += [f"  {name:<10} stored {_number(self.stored.metrics.get(name))}  new "
-                  f"{_number(self.new.metrics.get(name, _MISSING))}   <- differs"
+                  f"{_number(self.new.metrics.get(name, _MISSING))}"
+                  f"{self._mark(name, self.stored.metrics[name], self.new.metrics.get(name, _MISSING))}"
                   for name in other if self.stored.metrics[name] != self.new.metrics.get(name, _MISSING)]
         lines += [f"  {name:<10} new {_number(self.new.metrics[name])} (the stored record predates this metric)"
                   for name in sorted(set(self.new.metrics) - set(self.stored.metrics))]
@@ -58,6 +60,14 @@ class Verification:
             lines.append(f"  data: stored {self.stored.data_fingerprint}, read now {self.new.data_fingerprint}")
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+    def _mark(self, name: str, stored, new) -> str:
+        if stored == new:
+            return ""
+        if new is not _MISSING and metric_agrees(name, stored, new, same_cpu(self.stored, self.new)):
+            return "   (rounding: another CPU model, within the tolerance of repro.runs.store.CONTINUOUS_METRICS)"
+        return "   <- differs"
 
 
 _MISSING = object()  # a metric absent from a record (never equal to a value)

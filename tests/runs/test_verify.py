@@ -103,3 +103,20 @@ def test_a_re_run_on_another_cpu_or_torch_says_so_in_its_notes():
     assert environment_notes(old, new) == ["cpu differs: stored not recorded, now AMD EPYC"]
     assert environment_notes(other, new) == ["torch differs: stored 2.12.0, now 2.13.0+cpu",
                                              "cpu differs: stored Intel(R) Xeon(R) Processor, now AMD EPYC"]
+
+
+def test_the_training_loss_may_round_differently_on_another_cpu_but_never_the_scores():
+    from repro.runs.store import RunResult
+    from repro.runs.verify import Verification
+
+    config = RunConfig(task="sst2", selector="full", learning_rate=1e-4, model="tiny-random")
+    metrics = {"validation": 0.812, "test": 0.7477064220183486, "train": 0.824, "final_train_loss": 0.3438483476638794}
+
+    def result(cpu, **changed):
+        return RunResult(config, "ok", {**metrics, **changed}, data_fingerprint="f", environment={"cpu": cpu})
+    rounded = {"final_train_loss": 0.34384843707084656}  # the same run on AMD EPYC; stored on an Intel Xeon
+    check = Verification(config, result(None), result("AMD EPYC", **rounded))
+    assert check.identical and "(rounding: another CPU model" in check.describe()
+    assert not Verification(config, result("AMD EPYC"), result("AMD EPYC", **rounded)).identical  # same CPU: exact
+    assert not Verification(config, result(None), result("AMD EPYC", final_train_loss=0.35)).identical
+    assert not Verification(config, result(None), result("AMD EPYC", test=0.75)).identical  # scores: always exact
