@@ -150,5 +150,6 @@ def pending_note(chosen: dict[str, RunConfig], summaries: MaskSummaries | None, 
     missing = list(runs) if summaries is None else list(summaries.pending)
     return (f"Pending: the mask summaries of {', '.join(missing)} ({task}, seed {seed}) are not stored yet"
             + ("" if summaries is None else "; the figures show the other variants") + ". A mask is rebuilt from "
-            "its run's cached statistics, which the reference store does not hold: executing the page where the runs "
-            "were computed stores them (`-p retrain True -p results_dir <that results folder>`).")
+            "its run's cached statistics, which the reference store does not hold: the reference sweep "
+            "(`scripts/reference_sweep.sh`) executes this page with `-p retrain missing` after its grids, which stores "
+            "them.")

@@ -45,47 +45,47 @@ TIME_COEFFICIENTS = ("step_s", "test_s", "example_s", "fixed_s", "decoder_s", "f
 KIND_FACTORS = {"masked": 1.0, "bitfit": 0.9, "full": 1.4, "lora": 1.2}  # step cost vs a masked step (fallback)
 
 # Coefficients fitted by `calibrate` on benchmarks/estimate_check.py's grid at seed 0 (reference profile scale, 31
-# runs, one at a time; `--print-defaults`) on 2 shared CPU cores (Intel Xeon, torch 2.13, 2026-12-02, load average
-# about 5 from other work); a sweep's own records replace them as they come. pretraining_s is not in that grid: the
-# cpu profile's note (repro.runs.profiles: about 3 min for N=128). Keys as in `Calibration`: lists are the key, then
-# the value.
+# runs through a local pool of 2 workers, as the reference sweep runs them; `--print-defaults`) on 2 CPU cores with
+# nothing else running (AMD EPYC, torch 2.13, 2026-12-02); a sweep's own records replace them as they come, and scale
+# the rest (`Calibration.speed_ratio`) on another machine. pretraining_s is not in that grid: the cpu profile's note
+# (repro.runs.profiles: about 3 min for N=128). Keys as in `Calibration`: lists are the key, then the value.
 DEFAULTS: dict = {
     "step_s": [
-        ["minilm-l6", 1, "conll03", 128, 16, "bitfit", 0.153], ["minilm-l6", 1, "conll03", 128, 16, "full", 0.358],
-        ["minilm-l6", 1, "conll03", 128, 16, "lora", 0.148], ["minilm-l6", 1, "conll03", 128, 16, "masked", 0.173],
-        ["minilm-l6", 1, "conll03_de", 128, 16, "full", 0.532],
-        ["minilm-l6", 1, "conll03_de", 128, 16, "masked", 0.331], ["minilm-l6", 1, "qnli", 64, 16, "bitfit", 0.305],
-        ["minilm-l6", 1, "qnli", 64, 16, "full", 0.573], ["minilm-l6", 1, "qnli", 64, 16, "lora", 0.322],
-        ["minilm-l6", 1, "qnli", 64, 16, "masked", 0.347], ["minilm-l6", 1, "sst2", 64, 16, "bitfit", 0.115],
-        ["minilm-l6", 1, "sst2", 64, 16, "full", 0.305], ["minilm-l6", 1, "sst2", 64, 16, "lora", 0.111],
-        ["minilm-l6", 1, "sst2", 64, 16, "masked", 0.15], ["minilm-l6", 1, "trec6", 64, 16, "bitfit", 0.101],
-        ["minilm-l6", 1, "trec6", 64, 16, "full", 0.309], ["minilm-l6", 1, "trec6", 64, 16, "lora", 0.105],
-        ["minilm-l6", 1, "trec6", 64, 16, "masked", 0.114]],
+        ["minilm-l6", 1, "conll03", 128, 16, "bitfit", 0.282], ["minilm-l6", 1, "conll03", 128, 16, "full", 0.465],
+        ["minilm-l6", 1, "conll03", 128, 16, "lora", 0.274], ["minilm-l6", 1, "conll03", 128, 16, "masked", 0.3],
+        ["minilm-l6", 1, "conll03_de", 128, 16, "full", 0.86],
+        ["minilm-l6", 1, "conll03_de", 128, 16, "masked", 0.583], ["minilm-l6", 1, "qnli", 64, 16, "bitfit", 0.575],
+        ["minilm-l6", 1, "qnli", 64, 16, "full", 0.872], ["minilm-l6", 1, "qnli", 64, 16, "lora", 0.569],
+        ["minilm-l6", 1, "qnli", 64, 16, "masked", 0.636], ["minilm-l6", 1, "sst2", 64, 16, "bitfit", 0.175],
+        ["minilm-l6", 1, "sst2", 64, 16, "full", 0.393], ["minilm-l6", 1, "sst2", 64, 16, "lora", 0.174],
+        ["minilm-l6", 1, "sst2", 64, 16, "masked", 0.242], ["minilm-l6", 1, "trec6", 64, 16, "bitfit", 0.176],
+        ["minilm-l6", 1, "trec6", 64, 16, "full", 0.411], ["minilm-l6", 1, "trec6", 64, 16, "lora", 0.188],
+        ["minilm-l6", 1, "trec6", 64, 16, "masked", 0.223]],
     "test_s": [
-        ["minilm-l6", 1, "conll03", 128, "local", 10.7], ["minilm-l6", 1, "conll03_de", 128, "local", 17.8],
-        ["minilm-l6", 1, "qnli", 64, "local", 7.9], ["minilm-l6", 1, "sst2", 64, "local", 3.61],
-        ["minilm-l6", 1, "trec6", 64, "local", 0.93]],
+        ["minilm-l6", 1, "conll03", 128, "local", 22.7], ["minilm-l6", 1, "conll03_de", 128, "local", 38.6],
+        ["minilm-l6", 1, "qnli", 64, "local", 17], ["minilm-l6", 1, "sst2", 64, "local", 7.08],
+        ["minilm-l6", 1, "trec6", 64, "local", 1.9]],
     "example_s": [
-        ["minilm-l6", 1, "conll03", 128, 0.00406], ["minilm-l6", 1, "conll03_de", 128, 0.00794],
-        ["minilm-l6", 1, "qnli", 64, 0.00753], ["minilm-l6", 1, "sst2", 64, 0.00317],
-        ["minilm-l6", 1, "trec6", 64, 0.00261]],
+        ["minilm-l6", 1, "conll03", 128, 0.00861], ["minilm-l6", 1, "conll03_de", 128, 0.017],
+        ["minilm-l6", 1, "qnli", 64, 0.0154], ["minilm-l6", 1, "sst2", 64, 0.00631],
+        ["minilm-l6", 1, "trec6", 64, 0.00512]],
     "fixed_s": [
-        ["minilm-l6", 1, 0.336]],
+        ["minilm-l6", 1, 0.373]],
     "decoder_s": [
-        ["minilm-l6", 1, "conll03", 128, 0.00485], ["minilm-l6", 1, "conll03_de", 128, 0.0096],
-        ["minilm-l6", 1, "qnli", 64, 0.0079], ["minilm-l6", 1, "sst2", 64, 0.00613],
-        ["minilm-l6", 1, "trec6", 64, 0.00291]],
+        ["minilm-l6", 1, "conll03", 128, 0.0109], ["minilm-l6", 1, "conll03_de", 128, 0.0182],
+        ["minilm-l6", 1, "qnli", 64, 0.0147], ["minilm-l6", 1, "sst2", 64, 0.0124],
+        ["minilm-l6", 1, "trec6", 64, 0.00595]],
     "fisher_s": [
-        ["minilm-l6", 1, "conll03", 128, 0.0157], ["minilm-l6", 1, "qnli", 64, 0.0281],
-        ["minilm-l6", 1, "sst2", 64, 0.0129], ["minilm-l6", 1, "trec6", 64, 0.0124]],
+        ["minilm-l6", 1, "conll03", 128, 0.0299], ["minilm-l6", 1, "qnli", 64, 0.054],
+        ["minilm-l6", 1, "sst2", 64, 0.0212], ["minilm-l6", 1, "trec6", 64, 0.0179]],
     "pretraining_s": [
         ["minilm-l6", 1, 1.4]],
     "tokenise_s": [
-        ["minilm-l6", "conll03", 128, "local", 2.51], ["minilm-l6", "conll03_de", 128, "local", 0.947],
-        ["minilm-l6", "qnli", 64, "local", 1.11], ["minilm-l6", "sst2", 64, "local", 5.89],
-        ["minilm-l6", "trec6", 64, "local", 0.285]],
+        ["minilm-l6", "conll03", 128, "local", 3.67], ["minilm-l6", "conll03_de", 128, "local", 2.12],
+        ["minilm-l6", "qnli", 64, "local", 1.72], ["minilm-l6", "sst2", 64, "local", 8.05],
+        ["minilm-l6", "trec6", 64, "local", 0.458]],
     "kind_factors": [
-        ["bitfit", 0.881], ["full", 2.02], ["lora", 0.886], ["masked", 1]],
+        ["bitfit", 0.847], ["full", 1.55], ["lora", 0.871], ["masked", 1]],
 }
 
 
