@@ -101,3 +101,32 @@ def test_page_trains_then_renders_from_a_reference_store(name, tmp_path, study_d
     empty = render(name, tmp_path, study_data, tmp_path / "read-empty", tmp_path / "no-reference")
     assert not records(tmp_path / "read-empty")
     assert "Nothing yet" in empty["found"] and empty["figures"] == 0
+
+
+def test_retrain_missing_extends_a_reference_of_primaries_with_section_4s_secondaries(tmp_path, study_data):
+    """The reference sweep's page stage: a store with the primary runs only; the page reads them,
+    re-runs each chosen primary for its tuned weights (same result), trains the secondary runs and
+    probes, and export takes the new records and skips the re-made ones."""
+    name = "04_generality.ipynb"
+    parameters = PAGES[name][0]
+    trained, reference = tmp_path / "trained", tmp_path / "reference"
+    run_smoke(name, tmp_path, study_data, results_dir=str(trained), reference_dir=str(tmp_path / "none"),
+              train_size=16, seeds="0", **parameters)
+    for path in trained.glob("probes/*/*.json"):
+        path.unlink()
+    secondaries = [p for p in (trained / "runs").glob("*.json") if json.loads(p.read_text())["config"].get("init_from")]
+    for path in secondaries:
+        path.unlink()
+    export(trained, reference)  # primaries only
+    primaries = {p.name for p in (reference / "runs").glob("*.json")}
+
+    extended = tmp_path / "extended"
+    outputs = page_outputs(run_smoke(name, tmp_path, study_data, retrain="missing", reference_dir=str(reference),
+                                     results_dir=str(extended), train_size=16, seeds="0", **parameters))
+    made = {p.name for p in (extended / "runs").glob("*.json")}
+    assert {p.name for p in secondaries} <= made  # the secondary runs were trained
+    assert len(list(extended.glob("probes/mlm/*.json"))) == PAGES[name][5]
+    assert PENDING_CELLS not in outputs["markdown"] and "**Pending:**" not in outputs["markdown"]
+    report = export(extended, reference)
+    assert made & primaries and {Path(p).name for p in report.reproduced} == made & primaries  # re-made: weights
+    assert {Path(p).name for p in report.copied if p.startswith("runs/")} == made - primaries
