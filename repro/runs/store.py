@@ -253,8 +253,8 @@ def read_record(path: Path) -> RunResult:
 
 
 # Metrics that are floats of a computation rather than ratios of counts: on another CPU model (or one not
-# recorded) the same run rounds differently in them (e.g. 0.34384835 vs 0.34384844 on Intel Xeon vs AMD EPYC)
-# while the scores, made of predictions, stay identical.
+# recorded) the same run rounds differently in them (e.g. 0.34384835 vs 0.34384844 on Intel Xeon vs AMD EPYC),
+# usually while the scores, made of predictions, stay identical; scores are always compared exactly.
 CONTINUOUS_METRICS = {"final_train_loss": 1e-5}  # name -> relative tolerance across CPU models
 
 

@@ -1,7 +1,7 @@
 """`python -m repro verify`: re-run randomly drawn runs of the reference store from scratch and
-compare their metrics with the stored ones (they should be identical on the same torch and CPU;
-on another CPU model the scores, made of predictions, are still identical while the training loss
-may differ in its last digits, which is reported as rounding, not as a difference).
+compare their metrics with the stored ones (they should be identical on the same torch and CPU
+model; on another model floating-point results round differently: a training loss that differs
+only in its last digits is reported as rounding, any other change as a difference).
 
 Each drawn run is re-run in a fresh temporary results folder with no reference, so nothing is
 reused: not its record, decoder cache, statistics or weights. A run that started from another
