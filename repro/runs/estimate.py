@@ -127,8 +127,7 @@ class Calibration:
     def to_dict(self) -> dict:
         """Plain data (keys as lists), e.g. to print as `DEFAULTS`."""
         return {name: [[*k, v] if isinstance(k, tuple) else [k, v] for k, v in getattr(self, name).items()]
-                for name in ("step_s", "test_s", "example_s", "fixed_s", "decoder_s", "fisher_s",
-                             "pretraining_s", "tokenise_s", "kind_factors")}
+                for name in (*TIME_COEFFICIENTS, "kind_factors")}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
