@@ -69,21 +69,24 @@ def base_runs(section: str, profile: str, tasks: list[str], workspace: Workspace
 
 def run_secondaries(primaries: list[RunConfig], generality: Generality, workspace: Workspace,
                     executor: str | ExecutorConfig = "serial") -> None:
-    """Make sure every ok primary run has its tuned weights, then run the base and secondary runs
-    `repro.generality.measures.assess` reads (`base_and_secondary_runs`) not finished yet (on
-    `executor`). In a workspace that does not train, only check that they are all stored
-    (NotComputed, with the pending runs, when not)."""
+    """Run the base and secondary runs `repro.generality.measures.assess` reads
+    (`base_and_secondary_runs`) not finished yet (on `executor`), after making sure that each
+    primary run a pending secondary run starts from has its tuned weights (a stored primary
+    without them is run again; one whose secondary runs are all stored is not). In a workspace
+    that does not train, only check that they are all stored (NotComputed, with the pending
+    runs, when not)."""
     configs = base_and_secondary_runs(primaries, generality, workspace)
+    _, pending = stored_results(configs, workspace)
     if not workspace.train:
-        _, pending = stored_results(configs, workspace)
         if pending:
             first = pending[0]
             raise workspace.not_computed(f"{len(pending)} base or secondary run(s), e.g. run {first.run_id()} "
                                          f"({first.variant} on {first.task}, from {first.init_from or 'pretrained'})")
         return
-    for primary in tqdm(primaries, desc="primary weights", disable=not workspace.progress):
-        stored = workspace.store.load(primary)
-        if stored is not None and stored.status == "ok" and not workspace.store.weights_path(primary).exists():
+    starts = {config.init_from for config in pending}
+    for primary in tqdm([p for p in primaries if p.run_id() in starts], desc="primary weights",
+                        disable=not workspace.progress):
+        if not workspace.store.weights_path(primary).exists():
             load_or_train_tuned_weights(primary, workspace)  # runs it again to keep its weights
     run_sweep(configs, workspace, executor)
 

@@ -114,6 +114,28 @@ def test_assess_reports_gap_probe_and_secondary_differences(tmp_path, study_data
     assert len(list((tmp_path / "results" / "probes" / "mlm").glob("*.json"))) == 3  # two runs + pretrained
 
 
+def test_a_primary_is_run_again_for_its_weights_only_while_a_secondary_run_of_it_is_pending(tmp_path, study_data):
+    workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
+    primaries = [smoke(selector="random", subset_size=1e-2), smoke()]
+    bases = {"sst2": {0: smoke()}, "conll03": {0: smoke(task="conll03", learning_rate=1e-3)}}
+    generality = Generality(None, bases, ("conll03",))
+    for config in primaries + [bases["conll03"][0]]:
+        run_one(config, workspace)
+    run_secondaries(primaries, generality, workspace)
+    weights = [workspace.store.weights_path(p) for p in primaries]
+    for path in weights:  # a fresh machine: the records are there, the weights are not
+        path.unlink()
+    before = written_results(tmp_path / "results")
+    run_secondaries(primaries, generality, workspace)
+    assert written_results(tmp_path / "results") == before and not any(p.exists() for p in weights)
+
+    secondary = generality.secondary_configs(primaries[0])["conll03"]
+    workspace.store.path_for(secondary).unlink()
+    run_secondaries(primaries, generality, workspace)
+    assert [p.exists() for p in weights] == [True, False]  # only the start of the pending run
+    assert workspace.store.load(secondary).status == "ok"
+
+
 def test_assess_refuses_primaries_that_never_ran(tmp_path, study_data):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     generality = Generality(section_probe("generality", "smoke"), {"sst2": {0: smoke()}}, ())
