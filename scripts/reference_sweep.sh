@@ -5,7 +5,8 @@
 # secondary runs and probes, the mask summaries of 01 and 08), each executed with `-p retrain missing`.
 # It resumes where it stopped: finished runs are kept, failed ones retried, and a run already in the committed
 # reference store (REFERENCE, default reference/) is not run again (a section-4 page re-runs a stored primary only
-# to get its tuned weights back, with the same result).
+# to get its tuned weights back while a secondary run from it is missing; on another CPU model its result may
+# differ, and export then files it under reference/remade/).
 # `python -m repro reference export` then copies the finished records into reference/ (committed, never overwritten).
 #   REPRO_DATA_DIR=../shared/data nohup bash scripts/reference_sweep.sh > reference-sweep.log 2>&1 &
 # Settings: WORKERS (runs at once, one torch thread each; default 2), RESULTS (default results/reference-work),

@@ -28,7 +28,7 @@ from repro.runs.config import RunConfig
 from repro.runs.executors import ExecutorConfig, executor_config
 from repro.runs.grid_extension import LR_CAP
 from repro.runs.grid_files import Grid, section_grid
-from repro.runs.reference import REFERENCE_DIR
+from repro.runs.reference import REFERENCE_DIR, REMADE, started_from_remade
 from repro.runs.run import Workspace
 from repro.runs.store import REFERENCE, STATUSES, RunResult, cpu_model
 from repro.runs.study import Study, as_list
@@ -212,8 +212,9 @@ def provenance(page: Page, results: list, *, reused: int, referenced: int = 0, n
     """The closing line from the page's stored results (`RunResult`s), `reused` of which were
     in the results folder before the page started and `referenced` read from the reference
     store: profile, runs, models, tasks and seeds, how they ended, what was computed now, what
-    reused and what read (each said only when some were), then the commit, date, machine
-    (`machine`) and minutes of this execution."""
+    reused and what read (each said only when some were), how many started from weights re-made
+    with another result (`repro.runs.reference.started_from_remade`), then the commit, date,
+    machine (`machine`) and minutes of this execution."""
     minutes = (time.perf_counter() - page.started) / 60
     line = "**Provenance.** This page ran" + (f" profile **{page.profile}**" if page.profile else "") + ": "
     if results:
@@ -225,6 +226,11 @@ def provenance(page: Page, results: list, *, reused: int, referenced: int = 0, n
                  f"{', '.join(map(str, seeds))}; {statuses}; {reuse_text(len(results), reused, referenced)}. ")
     else:
         line += "no runs. "
+    reference = page.workspace.reference_dir
+    remade = started_from_remade(results, reference) if reference is not None else []
+    if remade:
+        line += (f"{len(remade)} of them started from the tuned weights of a stored run made again on the CPU model "
+                 f"they ran on, whose scores differ from its record ({Path(reference).name}/{REMADE}/). ")
     line += (f"Commit {commit()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine(page.workspace.device)}; "
              f"{minutes:.1f} minutes.")
     return f"{line} {note}" if note else line

@@ -6,17 +6,24 @@ Layout (the records of a results folder, no weights or caches):
     reference/runs/<run_id>.json           finished records (ok or diverged), as `ResultStore` writes them
     reference/failed/<run_id>.json         the last failed record of a run not finished yet (not read as a result)
     reference/probes/<kind>/<key>.json     probe records (`repro.generality.mlm_probe.ProbeStore`)
+    reference/remade/<run_id>@<cpu>.json   a stored run made again on another CPU model (to recover
+                                           the tuned weights a later run starts from) whose result
+                                           differs from runs/'s in more than rounding: the run
+                                           that later runs on that CPU model started from
     reference/INDEX.json                   counts: records per status, task and (given grids) section
 
 `export` is its only writer: it copies a results folder's records in and never overwrites a
 finished or probe record (an identical one is skipped; so is a run record that reproduces the
-reference's, `same_result`: a run re-run to get its weights back for a section-4 page; any other
-difference is an error that names it, and then nothing is copied). A failed record is replaced by a newer failure and removed
-when its run's finished record arrives. `ResultStore(root, reference)` reads it after `root`.
+reference's, `same_result`: a run re-run to get its weights back for a section-4 page or diff
+pruning; one re-made on another CPU model with another result goes to remade/, never over runs/;
+any other difference is an error that names it, and then nothing is copied). A failed record is
+replaced by a newer failure and removed when its run's finished record arrives.
+`ResultStore(root, reference)` reads runs/ after `root`; remade/ is read only by `remade_runs`.
 """
 from __future__ import annotations
 
 import json
+import re
 import time
 import warnings
 from collections import Counter
@@ -26,10 +33,10 @@ from pathlib import Path
 from repro.files import atomic_target
 from repro.runs.config import RESULTS_VERSION, RunConfig
 from repro.runs.grid_files import SECTIONS, load_grid
-from repro.runs.store import FINISHED, RunResult, read_record, same_result
+from repro.runs.store import FINISHED, RunResult, read_record, same_cpu, same_result
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reference"  # the repository's reference/
-RUNS, FAILED, PROBES, INDEX = "runs", "failed", "probes", "INDEX.json"
+RUNS, FAILED, PROBES, REMADE, INDEX = "runs", "failed", "probes", "remade", "INDEX.json"
 
 
 @dataclass
@@ -40,6 +47,7 @@ class ExportReport:
     copied: list[str] = field(default_factory=list)
     identical: list[str] = field(default_factory=list)
     reproduced: list[str] = field(default_factory=list)  # run records re-made with the reference's result
+    remade: list[str] = field(default_factory=list)  # re-made on another CPU model, another result: under remade/
     failed_marked: list[str] = field(default_factory=list)
     failed_cleared: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -47,6 +55,7 @@ class ExportReport:
     def summary(self) -> str:
         return (f"{len(self.copied)} record(s) copied, {len(self.identical)} identical skipped, "
                 f"{len(self.reproduced)} re-run with the reference's result skipped, "
+                f"{len(self.remade)} re-made on another CPU model with another result kept under {REMADE}/, "
                 f"{len(self.failed_marked)} failed run(s) marked under {FAILED}/, {len(self.failed_cleared)} "
                 f"failure mark(s) cleared, {len(self.unreadable)} unreadable result file(s) left out")
 
@@ -78,6 +87,14 @@ def _planned_copies(results_dir: Path, reference_dir: Path, report: ExportReport
             report.identical.append(relative)
         elif relative.startswith(RUNS) and same_result(read_record(target), read_record(source)):
             report.reproduced.append(relative)
+        elif relative.startswith(RUNS) and remade_elsewhere(read_record(target), read_record(source)):
+            relative = f"{REMADE}/{remade_name(read_record(source))}"
+            if not (reference_dir / relative).exists():
+                copies[relative] = source
+            elif _json(reference_dir / relative) == _json(source):
+                report.identical.append(relative)
+            else:
+                conflicts.append(relative)
         else:
             conflicts.append(relative)
     if conflicts:
@@ -85,6 +102,42 @@ def _planned_copies(results_dir: Path, reference_dir: Path, report: ExportReport
                          f"overwritten; nothing was copied. First: {reference_dir / conflicts[0]} "
                          f"(run or probe {Path(conflicts[0]).stem}); all: {', '.join(conflicts[:20])}")
     return copies
+
+
+def remade_elsewhere(stored: RunResult, new: RunResult) -> bool:
+    """Whether `new` is `stored`'s run made again from the same data on another CPU model
+    (named in `new`), where floating-point rounding may change a result."""
+    return (new.config.run_id() == stored.config.run_id() and new.data_fingerprint == stored.data_fingerprint
+            and new.environment.get("cpu") is not None and not same_cpu(stored, new))
+
+
+def remade_name(record: RunResult) -> str:
+    """`<run_id>@<cpu model, lower case, runs of other characters as ->.json`."""
+    cpu = re.sub(r"[^a-z0-9]+", "-", str(record.environment.get("cpu")).lower()).strip("-")
+    return f"{record.config.run_id()}@{cpu}.json"
+
+
+def remade_runs(reference_dir: str | Path) -> dict[str, list[RunResult]]:
+    """Run id -> the records under `remade/` of that run (made again on other CPU models with
+    another result than its record in runs/)."""
+    remade: dict[str, list[RunResult]] = {}
+    for path in sorted((Path(reference_dir) / REMADE).glob("*.json")):
+        record = read_record(path)
+        remade.setdefault(record.config.run_id(), []).append(record)
+    return remade
+
+
+def started_from_remade(results: list[RunResult], reference_dir: str | Path) -> list[RunResult]:
+    """Those of `results` that started from a run's tuned weights (a secondary run's `init_from`,
+    diff pruning's L1 run) made again on the CPU model they ran on, with another result than the
+    record in runs/ (`remade_runs`)."""
+    remade = remade_runs(reference_dir)
+
+    def from_remade(result: RunResult) -> bool:
+        starts = {result.config.init_from, result.selection.get("stat_pruning_run")}
+        return any(same_cpu(again, result) for start in starts if start in remade for again in remade[start])
+
+    return [result for result in results if from_remade(result)]
 
 
 def export(results_dir: str | Path, reference_dir: str | Path = REFERENCE_DIR,
@@ -106,7 +159,7 @@ def export(results_dir: str | Path, reference_dir: str | Path = REFERENCE_DIR,
                 continue  # finished in the reference already: a later failure is not news
             report.failed_marked.append(relative)
         else:
-            report.copied.append(relative)
+            (report.remade if relative.startswith(REMADE) else report.copied).append(relative)
         with atomic_target(target) as tmp:
             tmp.write_bytes(source.read_bytes())
     for marker in sorted((reference_dir / FAILED).glob("*.json")):
@@ -150,6 +203,7 @@ def index(reference_dir: Path, grids_dir: str | Path | None = None) -> dict:
             "tasks": dict(Counter(f"{r.config.model}/{r.config.task}" for r in records)),
             "secondary_runs": sum(r.config.init_from is not None for r in records),
             "failed_marked": len(list((reference_dir / FAILED).glob("*.json"))),
+            "remade_elsewhere": len(list((reference_dir / REMADE).glob("*.json"))),
             "probes": dict(Counter(p.parent.name for p in (reference_dir / PROBES).glob("*/*.json"))),
             "commits": dict(Counter(str(r.environment.get("git_commit")) for r in records)),
             "from_uncommitted_changes": sum(bool(r.environment.get("git_dirty")) for r in records)}

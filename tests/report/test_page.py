@@ -91,6 +91,33 @@ def test_footer_counts_runs_read_from_the_reference_store(tmp_path):
     assert "2 runs of" in line and "all 2 read from the reference store" in line and "computed" not in line
 
 
+def test_footer_names_runs_that_started_from_weights_re_made_with_another_result(tmp_path):
+    """A secondary run made on the CPU model that re-made its primary with another result says
+    so; one made on the CPU model of the stored primary does not."""
+    from dataclasses import replace
+
+    from repro.runs.reference import export
+
+    primary = config(0)
+    here, there = {"cpu": "Here CPU"}, {"cpu": "There CPU"}
+    secondaries = [replace(config(0, task="trec6"), init_from=primary.run_id()),
+                   replace(config(1, task="trec6"), init_from=primary.run_id())]
+    made = Page.start("subset_size", "smoke", tmp_path / "made", tmp_path).workspace.store
+    made.write(RunResult(primary, "ok", metrics={"test": 0.5}, environment=there))
+    export(tmp_path / "made", tmp_path / "reference")
+    again = Page.start("subset_size", "smoke", tmp_path / "again", tmp_path).workspace.store
+    again.write(RunResult(primary, "ok", metrics={"test": 0.6}, environment=here))  # re-made for its weights
+    again.write(RunResult(secondaries[0], "ok", metrics={"test": 0.7}, environment=here))
+    again.write(RunResult(secondaries[1], "ok", metrics={"test": 0.7}, environment=there))
+    assert export(tmp_path / "again", tmp_path / "reference").remade
+    page = Page.start("subset_size", "smoke", tmp_path / "results", tmp_path, retrain=False,
+                      reference_dir=tmp_path / "reference")
+    line = page.footer([primary] + secondaries)
+    assert ("1 of them started from the tuned weights of a stored run made again on the CPU model they ran on, "
+            "whose scores differ from its record (reference/remade/).") in line
+    assert "started from" not in page.footer([primary, secondaries[1]])
+
+
 def test_a_result_written_again_within_one_clock_tick_is_not_reused(tmp_path):
     """Coarse file-system clocks: the rewrite keeps the old modification time, but is a new file."""
     run = config(0)

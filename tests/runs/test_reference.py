@@ -14,7 +14,7 @@ from repro.cli import main
 from repro.generality.mlm_probe import ProbeStore
 from repro.runs.config import RunConfig
 from repro.runs.learning_rate import summarise
-from repro.runs.reference import export, index
+from repro.runs.reference import export, index, remade_runs
 from repro.runs.run import Workspace, run_one
 from repro.runs.store import NotComputed, ResultStore, RunResult, cpu_model
 from repro.runs.sweep import PendingRuns, plan_sweep, run_sweep
@@ -82,6 +82,29 @@ def test_export_skips_a_run_re_made_with_the_reference_result_and_refuses_other_
     extra = ResultStore(tmp_path / "extra")  # a metric only newer code records is not a difference
     extra.write(replace(stored, metrics={**stored.metrics, "test_examples": 8}))
     assert export(tmp_path / "extra", made).reproduced == [f"runs/{config().run_id()}.json"]
+
+
+def test_a_run_re_made_on_another_cpu_model_with_another_result_is_kept_beside_never_over_the_reference(tmp_path, made):
+    stored = ResultStore(made).load_by_id(config().run_id())
+    elsewhere = {**stored.environment, "cpu": "Other CPU(R) @ 2.0GHz"}
+    remade = replace(stored, metrics={**stored.metrics, "test": stored.metrics["test"] + 0.01}, environment=elsewhere)
+    ResultStore(tmp_path / "remade").write(remade)
+    ResultStore(tmp_path / "remade").write(RunResult(config(seed=7), "ok", {"validation": 0.5, "test": 0.5}))
+    report = export(tmp_path / "remade", made)
+    name = f"remade/{config().run_id()}@other-cpu-r-2-0ghz.json"
+    assert report.remade == [name] and report.copied == [f"runs/{config(seed=7).run_id()}.json"]
+    assert ResultStore(made).load_by_id(config().run_id()) == stored  # runs/ keeps its record
+    assert remade_runs(made) == {config().run_id(): [remade]} and index(made)["remade_elsewhere"] == 1
+    assert sorted(export(tmp_path / "remade", made).identical) == [name, f"runs/{config(seed=7).run_id()}.json"]
+
+    twice = ResultStore(tmp_path / "twice")  # the same CPU model, a third result: not rounding, refused
+    twice.write(replace(remade, metrics={**remade.metrics, "test": 0.0}))
+    with pytest.raises(ValueError, match=f"never overwritten.*{name}"):
+        export(tmp_path / "twice", made)
+    other_data = ResultStore(tmp_path / "other_data")  # another CPU model but other data: refused
+    other_data.write(replace(remade, data_fingerprint={"train": "changed"}))
+    with pytest.raises(ValueError, match="never overwritten"):
+        export(tmp_path / "other_data", made)
 
 
 def test_a_finished_record_clears_its_failure_mark(tmp_path, made):
