@@ -3,10 +3,13 @@ compare their metrics with the stored ones (they should be identical on the same
 model; on another model floating-point results round differently: a training loss that differs
 only in its last digits is reported as rounding, any other change as a difference).
 
-Each drawn run is re-run in a fresh temporary results folder with no reference, so nothing is
-reused: not its record, decoder cache, statistics or weights. A run that started from another
-run's tuned encoder (`init_from`, section 4's secondary runs) needs that primary run: it is
-re-run first in the same folder (from its reference record) and compared too.
+Runs are drawn among the records made on this machine's CPU model (`cpu_model`), where they
+should be identical, unless none was or `any_cpu` asks for all. Each drawn run is re-run in a
+fresh temporary results folder with no reference, so nothing is reused: not its record, decoder
+cache, statistics or weights. A run that started from another run's tuned encoder (`init_from`,
+section 4's secondary runs) needs that primary run: it is re-run first in the same folder (from
+its reference record) and compared too, with its record made again on this CPU model when the
+reference keeps one under `remade/` (the weights the secondary run started from).
 """
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ from pathlib import Path
 
 from repro.data import resolve_data_dir
 from repro.runs.config import RunConfig
-from repro.runs.reference import reference_records
+from repro.runs.reference import reference_records, remade_runs
 from repro.runs.run import Workspace, run_one
-from repro.runs.store import FINISHED, RunResult, metric_agrees, same_cpu, same_result
+from repro.runs.store import FINISHED, RunResult, cpu_model, metric_agrees, same_cpu, same_result
 
 COMPARED = ("validation", "test", "train")  # the metrics a report shows; every metric both records hold is compared
 
@@ -77,15 +80,35 @@ def _number(value) -> str:
     return "absent" if value is _MISSING else "-" if value is None else f"{value!r}"
 
 
-def draw(reference_dir: str | Path, sample: int, seed: int = 0) -> list[RunConfig]:
+@dataclass(frozen=True)
+class Draw:
+    """The drawn runs and where from: `pool` of the reference's `finished` records, those made on
+    `cpu` (None: all of them)."""
+
+    configs: list[RunConfig]
+    pool: int
+    finished: int
+    cpu: str | None
+
+    def describe(self, seed: int) -> str:
+        where = (f"the {self.pool} made on this CPU model ({self.cpu})" if self.cpu else
+                 f"all {self.pool} (on any CPU model: scores made on another may differ by rounding)")
+        return f"{len(self.configs)} run(s) drawn with seed {seed} from {where} of {self.finished} finished records"
+
+
+def draw(reference_dir: str | Path, sample: int, seed: int = 0, any_cpu: bool = False) -> Draw:
     """`sample` finished runs (ok or diverged) of the reference, drawn at random with `seed`
-    from its sorted run ids. ValueError when it holds none or `sample` < 1."""
+    from its sorted run ids: among those made on this CPU model (`cpu_model`), or all when none
+    was or with `any_cpu`. ValueError when it holds none or `sample` < 1."""
     if sample < 1:
         raise ValueError(f"--sample {sample} must be >= 1")
-    finished = [r.config for r in reference_records(reference_dir).values() if r.status in FINISHED]
+    finished = [r for r in reference_records(reference_dir).values() if r.status in FINISHED]
     if not finished:
         raise ValueError(f"reference {reference_dir} holds no finished run record (runs/*.json)")
-    return random.Random(seed).sample(finished, min(sample, len(finished)))
+    here = [] if any_cpu else [r for r in finished if r.environment.get("cpu") == cpu_model()]
+    pool = here or finished
+    configs = [r.config for r in random.Random(seed).sample(pool, min(sample, len(pool)))]
+    return Draw(configs, len(pool), len(finished), cpu_model() if here else None)
 
 
 ENVIRONMENT = ("torch", "transformers", "python", "machine", "cpu")  # float results may differ when these do
@@ -101,7 +124,7 @@ def verify_run(config: RunConfig, reference_dir: str | Path, data_dir, *, device
                progress: bool = False) -> list[Verification]:
     """Re-run `config` (and first, in the same fresh folder, the chain of primaries it starts
     from) and compare each with its reference record; the drawn run comes last."""
-    reference = reference_records(reference_dir)
+    reference, remade = reference_records(reference_dir), remade_runs(reference_dir)
     chain = [config]
     while chain[0].init_from is not None:
         primary = reference.get(chain[0].init_from)
@@ -113,25 +136,30 @@ def verify_run(config: RunConfig, reference_dir: str | Path, data_dir, *, device
         workspace = Workspace.create(Path(folder) / "results", data_dir, device=device, progress=progress)
         checks = []
         for position, run in enumerate(chain):
-            stored = reference[run.run_id()]
-            role = "drawn" if run is config else f"primary of {chain[position + 1].run_id()}"
+            stored, role = reference[run.run_id()], "drawn"
+            if run is not config:
+                role = f"primary of {chain[position + 1].run_id()}"
+                here = [r for r in remade.get(run.run_id(), []) if r.environment.get("cpu") == cpu_model()]
+                if here:
+                    stored, role = here[0], role + ", its record made again on this CPU model (remade/)"
             new = run_one(run, workspace)
             checks.append(Verification(run, stored, new, role, environment_notes(stored, new)))
     return checks
 
 
-def verify(reference_dir: str | Path, sample: int, seed: int = 0, data_dir=None, *, device: str = "cpu",
-           progress: bool = True, echo=print) -> list[Verification]:
+def verify(reference_dir: str | Path, sample: int, seed: int = 0, data_dir=None, *, any_cpu: bool = False,
+           device: str = "cpu", progress: bool = True, echo=print) -> list[Verification]:
     """Draw `sample` reference runs (`draw`), re-run each (`verify_run`), `echo` each report as
     it is done, and return them all. ValueError when a drawn run wants another data source than
     the workspace reads (e.g. local data and no data folder)."""
-    drawn = draw(reference_dir, sample, seed)
+    chosen = draw(reference_dir, sample, seed, any_cpu)
+    drawn = chosen.configs
     source = "hub" if resolve_data_dir(data_dir) is None else "local"
     wrong = [c for c in drawn if c.data_source != source]
     if wrong:
         raise ValueError(f"run {wrong[0].run_id()} read {wrong[0].data_source!r} data, but {source!r} data would "
                          f"be read now: give --data-dir (or REPRO_DATA_DIR) a data folder")
-    echo(f"verifying {len(drawn)} run(s) drawn with seed {seed} from {reference_dir}")
+    echo(f"verifying {chosen.describe(seed)} in {reference_dir}")
     checks = []
     for config in drawn:
         for check in verify_run(config, reference_dir, data_dir, device=device, progress=progress):

@@ -14,7 +14,8 @@ from repro.generality.measures import secondary_config
 from repro.runs.config import RunConfig
 from repro.runs.reference import REFERENCE_DIR, export
 from repro.runs.run import Workspace, run_one
-from repro.runs.verify import draw, verify
+from repro.runs.store import cpu_model
+from repro.runs.verify import draw, verify, verify_run
 
 TINY = dict(model="tiny-random", epochs=1, train_size=24, val_size=8, max_length=32, batch_size=8)
 
@@ -55,11 +56,47 @@ def test_verify_fails_when_a_stored_metric_differs(reference, study_data, capsys
 
 def test_the_draw_is_seeded_and_checked(reference, tmp_path):
     assert draw(reference, 2, seed=3) == draw(reference, 2, seed=3)
-    assert {c.run_id() for c in draw(reference, 10)} == {p.stem for p in (reference / "runs").glob("*.json")}
+    assert {c.run_id() for c in draw(reference, 10).configs} == {p.stem for p in (reference / "runs").glob("*.json")}
     with pytest.raises(ValueError, match="--sample 0 must be >= 1"):
         draw(reference, 0)
     with pytest.raises(ValueError, match="no finished run record"):
         draw(tmp_path / "empty", 1)
+
+
+def made_elsewhere(path: Path, **metric_changes) -> dict:
+    """Rewrite a reference record as made on another CPU model (with `metric_changes` added to
+    its metrics); returns the record as it was."""
+    record = json.loads(path.read_text())
+    other = {**record, "environment": {**record["environment"], "cpu": "Other CPU"},
+             "metrics": {k: v + metric_changes.get(k, 0.0) for k, v in record["metrics"].items()}}
+    path.write_text(json.dumps(other))
+    return record
+
+
+def test_runs_are_drawn_among_those_made_on_this_cpu_model_unless_none_was_or_any_is_asked(reference):
+    paths = sorted((reference / "runs").glob("*.json"))
+    made_elsewhere(paths[0])
+    here = draw(reference, 10)
+    assert {c.run_id() for c in here.configs} == {p.stem for p in paths[1:]} and here.cpu == cpu_model()
+    assert "from the 2 made on this CPU model" in here.describe(0) and "of 3 finished records" in here.describe(0)
+    assert len(draw(reference, 10, any_cpu=True).configs) == 3
+    for path in paths[1:]:
+        made_elsewhere(path)
+    anywhere = draw(reference, 10)
+    assert len(anywhere.configs) == 3 and anywhere.cpu is None and "may differ by rounding" in anywhere.describe(0)
+
+
+def test_a_secondary_runs_primary_is_compared_with_its_record_made_again_on_this_cpu_model(reference, study_data):
+    """The stored primary came from another CPU model with other scores; the reference keeps the
+    record made again here (remade/), which the secondary run started from."""
+    records = {p: json.loads(p.read_text()) for p in (reference / "runs").glob("*.json")}
+    secondary = next(RunConfig.from_dict(r["config"]) for r in records.values() if r["config"].get("init_from"))
+    primary = reference / "runs" / f"{secondary.init_from}.json"
+    here = made_elsewhere(primary, test=0.01)
+    (reference / "remade").mkdir()
+    (reference / "remade" / f"{secondary.init_from}@here.json").write_text(json.dumps(here))
+    checks = verify_run(secondary, reference, study_data)
+    assert [c.identical for c in checks] == [True, True] and "made again on this CPU model" in checks[0].role
 
 
 DATA = next((Path(p) for p in (os.environ.get("REPRO_DATA_DIR"), REFERENCE_DIR.parent.parent / "shared" / "data")
