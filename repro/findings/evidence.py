@@ -43,7 +43,8 @@ class Evidence:
     that decides the verdict, or the claim's one effect), its 95% CI, the pairs or blocks behind
     it and the p-value the rule read; `summary` says the same in words. `noise_floor`: the
     largest binomial standard error of a mean score on the claim's test sets (NaN: unknown).
-    `details`: one row per comparison; `missing`: what keeps a pending claim pending."""
+    `details`: one row per comparison; `missing`: what keeps a pending claim pending; `tasks`:
+    the tasks the effect was computed on."""
 
     verdict: Verdict
     summary: str
@@ -56,6 +57,7 @@ class Evidence:
     noise_floor: float = float("nan")
     details: pd.DataFrame = field(default_factory=pd.DataFrame)
     missing: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
 
 
 def pending(test: str, missing: Sequence[str]) -> Evidence:
@@ -124,15 +126,12 @@ def _problem(tables: RunTables, study: str, task: str, cell: Cell, measure: str,
 
 
 def scope(tables: RunTables, tasks: Sequence[str], wanted: Sequence[Cell], measure: str, min_seeds: int) -> Scope:
-    """The study per task (`tasks`, plus any other task where every wanted cell has the measure)
-    and what is missing."""
+    """The study per task (`tasks`, plus any other task where every wanted cell is complete in
+    one study) and what is missing."""
     s = _rows(tables, measure)
     has = s[s[measure].notna()] if measure in s else s.iloc[0:0]
-    extra = [t for t in sorted(set(has["task"])) if t not in tasks
-             and all(((has["task"] == t) & (has["variant"] == w.variant) & size_mask(has["subset_size"], w.size)).any()
-                     for w in wanted)]
     studies, missing = {}, []
-    for task in list(tasks) + extra:
+    for task in list(tasks) + [t for t in sorted(set(has["task"])) if t not in tasks]:
         candidates = sorted(set(tables.cells.loc[tables.cells["task"] == task, "study"]))
         if not candidates:
             missing.append(f"{task}: no runs")
@@ -143,8 +142,11 @@ def scope(tables: RunTables, tasks: Sequence[str], wanted: Sequence[Cell], measu
             present = sum(p is None or not p.endswith("no runs") for p in problems)
             return (problems.count(None), present, int((tables.seeds["study"] == study).sum()), study)
 
-        studies[task] = max(candidates, key=rank)
-        missing += [p for w in wanted if (p := _problem(tables, studies[task], task, w, measure, min_seeds))]
+        study = max(candidates, key=rank)
+        problems = [p for w in wanted if (p := _problem(tables, study, task, w, measure, min_seeds))]
+        if task in tasks or not problems:
+            studies[task] = study
+            missing += problems
     return Scope(studies, tuple(missing))
 
 
@@ -209,7 +211,8 @@ def compare(tables: RunTables, tasks: Sequence[str], pairs: Sequence[tuple[Cell,
     deciding = _deciding(comparisons, verdict, k)
     return Evidence(verdict, describe(deciding, measure), f"{name} ({len(tests)} pairs)", deciding.test.mean,
                     deciding.test.low, deciding.test.high, deciding.test.n, deciding.p_adjusted,
-                    floor_of(tables, where, wanted, measure, test_sizes), _details(comparisons))
+                    floor_of(tables, where, wanted, measure, test_sizes), _details(comparisons),
+                    tasks=tuple(where.studies))
 
 
 def floor_of(tables: RunTables, where: Scope, cells: Sequence[Cell], measure: str,
@@ -260,7 +263,7 @@ def equivalent(tables: RunTables, tasks: Sequence[str], pairs: Sequence[tuple[Ce
     summary = (f"{label}: {d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}] (n={d.n} pairs; TOST p={chosen.p:.3g}, "
                f"margin +-{margin:g}); {sum(r.p < ALPHA for r in results)} of {len(results)} pairs shown equivalent")
     return Evidence(verdict, summary, name, d.mean, d.low, d.high, d.n, p,
-                    floor_of(tables, where, wanted, measure, test_sizes), details)
+                    floor_of(tables, where, wanted, measure, test_sizes), details, tasks=tuple(where.studies))
 
 
 def ordered(tables: RunTables, tasks: Sequence[str], order: Sequence[Cell], *, min_seeds: int,
@@ -282,7 +285,7 @@ def ordered(tables: RunTables, tasks: Sequence[str], order: Sequence[Cell], *, m
     summary = (f"smallest step {label}: {step.mean:+.4f} [{step.low:+.4f}, {step.high:+.4f}] over {trend.blocks} "
                f"(task, seed) blocks; Page p={trend.p:.3g} (reverse order p={trend.p_reverse:.3g})")
     return Evidence(trend_verdict(trend), summary, name, step.mean, step.low, step.high, trend.blocks, trend.p,
-                    floor_of(tables, where, order, measure, test_sizes), details)
+                    floor_of(tables, where, order, measure, test_sizes), details, tasks=tuple(where.studies))
 
 
 def similarity(tables: RunTables, task: str, similar: str, dissimilar: str, cells: Sequence[Cell], *,
@@ -318,4 +321,4 @@ def similarity(tables: RunTables, task: str, similar: str, dissimilar: str, cell
                f"{pooled.high:+.4f}] (n={pooled.n} seeds, p={pooled.p:.3g}); cells significant: {positive} for "
                f"{similar}, {negative} for {dissimilar}, of {len(comparisons)}")
     return Evidence(verdict, summary, name, pooled.mean, pooled.low, pooled.high, pooled.n, pooled.p,
-                    details=_details(comparisons))
+                    details=_details(comparisons), tasks=(task,))

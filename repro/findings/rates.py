@@ -49,7 +49,7 @@ def rate_trend(tables: RunTables, tasks: Sequence[str], selectors: Sequence[str]
                f"10^{effect.high:+.2f}] over {trend.blocks} (task, selector) blocks; Page p={trend.p:.3g} (rising: "
                f"p={trend.p_reverse:.3g}); {edges} of {logs.size} choices at a grid edge")
     return Evidence(trend_verdict(trend), summary, name, effect.mean, effect.low, effect.high, trend.blocks, trend.p,
-                    details=details)
+                    details=details, tasks=tuple(where.studies))
 
 
 def rate_pairs(tables: RunTables, tasks: Sequence[str], higher: str, lower: str, sizes: Sequence[float], *,
@@ -75,4 +75,4 @@ def rate_pairs(tables: RunTables, tasks: Sequence[str], higher: str, lower: str,
                f"{int((details['log10 ratio'] == 0).sum())}; Wilcoxon p={test.p:.3g}; "
                f"{int(details['at edge'].sum())} cell(s) with a choice at a grid edge")
     return Evidence(sign_verdict(effect.mean, test.p), summary, name, effect.mean, effect.low, effect.high,
-                    len(details), test.p, details=details)
+                    len(details), test.p, details=details, tasks=tuple(where.studies))

@@ -26,19 +26,40 @@ def weigh(tables: RunTables, test_sizes: Mapping[str, int], claims: Sequence[Cla
     return [(claim, claim.evaluate(tables, test_sizes)) for claim in claims]
 
 
+def interims(tables: RunTables, test_sizes: Mapping[str, int],
+             weighed: Sequence[tuple[Claim, Evidence]]) -> dict[str, Evidence]:
+    """Claim key -> `Claim.interim` of each pending claim with some of its tasks complete: ours
+    on those tasks, shown beside the claim's verdict (pending), never as it."""
+    found = {claim.key: claim.interim(tables, test_sizes) for claim, e in weighed if e.verdict == Verdict.PENDING}
+    return {key: evidence for key, evidence in found.items() if evidence is not None}
+
+
+def interim_text(claim: Claim, evidence: Evidence) -> str:
+    """E.g. "sst2 (1 of 4 tasks): holds; full - lora: +0.0123 [...]"."""
+    return (f"{', '.join(evidence.tasks)} ({len(evidence.tasks)} of {len(claim.scope)} tasks): "
+            f"{evidence.verdict.value}; {evidence.summary}")
+
+
 def _number(value: float, digits: int = 4) -> str:
     return "—" if pd.isna(value) else f"{value:.{digits}f}"
 
 
-def findings_table(weighed: Sequence[tuple[Claim, Evidence]]) -> pd.DataFrame:
+def findings_table(weighed: Sequence[tuple[Claim, Evidence]],
+                   interim: Mapping[str, Evidence] | None = None) -> pd.DataFrame:
     """One row per claim: the claim, the paper's evidence, ours (effect, 95% CI, n), the test and
-    its p, the noise floor, the verdict and the page (a MyST {doc} link: it resolves whether the page was executed or is a placeholder)."""
+    its p, the noise floor, the verdict and the page (a MyST {doc} link: it resolves whether the
+    page was executed or is a placeholder). A pending claim with an `interim` (`interims`) shows
+    it as ours, marked "so far" and with its tasks; its verdict stays pending."""
     rows = []
     for claim, e in weighed:
+        shown = (interim or {}).get(claim.key, e)  # its test, p and noise floor are shown
         ours = e.summary if e.verdict != Verdict.PENDING else f"pending ({len(e.missing)} cell(s) incomplete)"
-        rows.append({"claim": claim.statement, "paper": claim.paper, "ours (95% CI, n)": ours, "test": e.test,
-                     "p": "—" if pd.isna(e.p) else f"{e.p:.3g}", "noise floor (binomial SE)": _number(e.noise_floor),
-                     "verdict": e.verdict.value, "page": f"{{doc}}`{claim.page.removesuffix('.ipynb')}`"})
+        if shown is not e:
+            ours += f"; so far, on {interim_text(claim, shown)}"
+        rows.append({"claim": claim.statement, "paper": claim.paper, "ours (95% CI, n)": ours, "test": shown.test,
+                     "p": "—" if pd.isna(shown.p) else f"{shown.p:.3g}",
+                     "noise floor (binomial SE)": _number(shown.noise_floor), "verdict": e.verdict.value,
+                     "page": f"{{doc}}`{claim.page.removesuffix('.ipynb')}`"})
     return pd.DataFrame(rows)
 
 
@@ -67,10 +88,11 @@ def _phrase(verdict: Verdict) -> str:
             Verdict.INCONCLUSIVE: "is inconclusive at this scale", Verdict.PENDING: "is pending (runs missing)"}[verdict]
 
 
-def answer(weighed: Sequence[tuple[Claim, Evidence]], scale: str) -> str:
+def answer(weighed: Sequence[tuple[Claim, Evidence]], scale: str, so_far: Mapping[str, Evidence] | None = None) -> str:
     """The answer to `QUESTION` in one paragraph, from the verdicts: what they rest on (`scale`,
     e.g. `setting(tables)`), the counts, then the claims that carry the paper's answer (random
-    competitive, the gradient selectors' order, generality)."""
+    competitive, the gradient selectors' order, generality), and the counts of the pending
+    claims' `interims` (`so_far`), named as such."""
     by_key = {claim.key: e for claim, e in weighed}
     counts = Counter(e.verdict for _, e in weighed)
     tally = ", ".join(f"{v.value}: {counts[v]}" for v in Verdict if counts[v])
@@ -92,6 +114,11 @@ def answer(weighed: Sequence[tuple[Claim, Evidence]], scale: str) -> str:
                     + ".")
     if counts[Verdict.PENDING]:
         text.append("Pending claims lack runs of the reference grid; the list below names them.")
+    if so_far:
+        interim = Counter(e.verdict for e in so_far.values())
+        text.append(f"Weighed so far on the tasks whose runs are all in (not verdicts: the claims speak of every "
+                    f"task), {len(so_far)} of the pending claims come out as "
+                    + ", ".join(f"{v.value}: {interim[v]}" for v in Verdict if interim[v]) + ".")
     return " ".join(text)
 
 

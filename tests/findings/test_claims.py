@@ -91,6 +91,19 @@ def test_a_cell_without_all_its_seeds_is_pending_and_named(tmp_path):
     assert claim_named("gradient_statistics_order").evaluate(tables, {}).verdict == Verdict.HOLDS  # needs no LoRA
 
 
+def test_a_pending_claim_is_weighed_so_far_on_its_complete_tasks_only(tmp_path, paper_like):
+    tables = table1_store(tmp_path, PAPER_LIKE, PAPER_GAPS,
+                          drop=lambda v, task, seed, rate: v == "lora" and task == "trec6" and seed == 4)
+    claim = claim_named("full_beats_peft")
+    assert claim.evaluate(tables, {}).verdict == Verdict.PENDING
+    so_far = claim.interim(tables, {})
+    assert so_far.tasks == ("sst2", "qnli", "conll03") and so_far.verdict == Verdict.HOLDS
+    assert set(so_far.details["group"]) == {"sst2", "qnli", "conll03"} and so_far.n == 5
+    assert claim.interim(paper_like, {}) is None  # every task complete: the verdict itself
+    assert claim.interim(tidy.load(tmp_path / "empty"), {}) is None  # no task complete
+    assert claim_named("gradient_statistics_order").evaluate(tables, {}).tasks == TABLE1_SCOPE
+
+
 def test_too_few_seeds_are_pending(tmp_path):
     evidence = claim_named("full_beats_peft").evaluate(table1_store(tmp_path, PAPER_LIKE, seeds=(0, 1, 2)), {})
     assert evidence.verdict == Verdict.PENDING and "sst2: full: 3 seed(s), the claim needs 5" in evidence.missing

@@ -38,6 +38,11 @@ def test_the_answer_is_written_from_the_verdicts():
     assert "a tuned random subset, is inconclusive at this scale under an equivalence margin of 0.01" in text
     assert "combined > downstream > pretraining statistics is contradicted here" in text
     assert "mlm: holds; adaptation: pending" in text and "Pending claims lack runs" in text
+    assert "so far" not in text
+    so_far = {"subset_hurts_adaptation": Evidence(Verdict.INCONCLUSIVE, "x", "a test", tasks=("sst2",))}
+    assert answer(weighed({"subset_hurts_adaptation": Verdict.PENDING}), "2 runs", so_far).endswith(
+        "Weighed so far on the tasks whose runs are all in (not verdicts: the claims speak of every task), 1 of the "
+        "pending claims come out as inconclusive at this scale: 1.")
 
 
 def test_the_table_has_one_row_per_claim_with_its_page_linked():
@@ -46,6 +51,18 @@ def test_the_table_has_one_row_per_claim_with_its_page_linked():
     assert table.loc[0, "page"] == "{doc}`01_selection_strategies`"  # resolves for executed and placeholder pages
     assert table.loc[1, "ours (95% CI, n)"] == "pending (1 cell(s) incomplete)"
     assert "0.9468" in table.loc[0, "paper"]  # Table 1, full fine-tuning on SST-2
+
+
+def test_a_pending_claims_interim_is_shown_as_so_far_and_its_verdict_stays_pending():
+    rows = weighed({"full_beats_peft": Verdict.PENDING, "lora_top_two": Verdict.PENDING})
+    so_far = Evidence(Verdict.HOLDS, "full - bitfit: +0.0300", "paired t-test", 0.03, 0.02, 0.04, 5, 0.001,
+                      tasks=("sst2",))
+    table = findings_table(rows, {"full_beats_peft": so_far})
+    assert list(table["verdict"]) == ["pending", "pending"]
+    assert table.loc[0, "ours (95% CI, n)"] == ("pending (1 cell(s) incomplete); so far, on sst2 (1 of 4 tasks): "
+                                               "holds; full - bitfit: +0.0300")
+    assert (table.loc[0, "test"], table.loc[0, "p"]) == ("paired t-test", "0.001")
+    assert table.loc[1, "ours (95% CI, n)"] == "pending (1 cell(s) incomplete)"
 
 
 def test_markdown_table_keeps_each_row_on_one_line():
