@@ -23,6 +23,7 @@ from repro.findings.claims import CLAIMS, Claim
 from repro.findings.evidence import Evidence
 from repro.runs.keys import plain_key
 from repro.findings.measures import mlm_probes
+from repro.findings.summary import interim_text
 from repro.findings.verdicts import Verdict
 from repro.report.openings import commands
 from repro.runs.learning_rate import PENDING, STUDY_FIELDS
@@ -134,12 +135,14 @@ def workspace_tables(workspace) -> tidy.RunTables:
     return tidy.tables(workspace.store.to_frame(), probes)
 
 
-def claim_sentence(claim: Claim, evidence: Evidence) -> str:
+def claim_sentence(claim: Claim, evidence: Evidence, so_far: Evidence | None = None) -> str:
     """One claim in Markdown: the claim, then ours (effect, 95% CI, n, p: `Evidence.summary`), the
-    test, the noise floor and the verdict; a pending claim says how many cells it lacks and the first."""
+    test, the noise floor and the verdict; a pending claim says how many cells it lacks and the
+    first, then its interim (`Claim.interim`) when given."""
     if evidence.verdict == Verdict.PENDING:
         first = f" (first: {evidence.missing[0]})" if evidence.missing else ""
-        return f"**{claim.statement}** Pending: {len(evidence.missing)} cell(s) it needs are incomplete{first}."
+        interim = f" So far, on {interim_text(claim, so_far)} (not a verdict)." if so_far is not None else ""
+        return f"**{claim.statement}** Pending: {len(evidence.missing)} cell(s) it needs are incomplete{first}.{interim}"
     floor = ("" if math.isnan(evidence.noise_floor) else
              f"; noise floor {evidence.noise_floor:.4f} (binomial SE of a score on the test set)")
     return (f"**{claim.statement}** Ours: {evidence.summary}. Test: {evidence.test}{floor}. "
@@ -155,7 +158,12 @@ def claim_sentences(notebook: str, workspace, test_sizes: Mapping[str, int] | No
         return []
     tables = workspace_tables(workspace)
     sizes = LazyTestSizes(workspace.data_dir) if test_sizes is None else test_sizes
-    return [claim_sentence(claim, claim.evaluate(tables, sizes)) for claim in claims]
+    sentences = []
+    for claim in claims:
+        evidence = claim.evaluate(tables, sizes)
+        so_far = claim.interim(tables, sizes) if evidence.verdict == Verdict.PENDING else None
+        sentences.append(claim_sentence(claim, evidence, so_far))
+    return sentences
 
 
 def found_block(section: str, claims: Sequence[str], progress: Progress, profile: str, statements: str = "") -> str:

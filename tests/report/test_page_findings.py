@@ -54,6 +54,10 @@ def test_a_pending_claim_says_how_many_cells_it_lacks():
     evidence = Evidence(Verdict.PENDING, "", "t", missing=("sst2: lora: no runs", "qnli: lora: no runs"))
     assert claim_sentence(CLAIM, evidence).endswith("Pending: 2 cell(s) it needs are incomplete (first: sst2: lora: "
                                                     "no runs).")
+    so_far = Evidence(Verdict.HOLDS, "sst2: full - lora: +0.0100", "t", tasks=("sst2",))
+    assert claim_sentence(CLAIM, evidence, so_far).endswith(
+        f"(first: sst2: lora: no runs). So far, on sst2 (1 of {len(CLAIM.scope)} tasks): holds; sst2: full - lora: "
+        "+0.0100 (not a verdict).")
 
 
 def test_pending_runs_leave_their_cell_out_and_are_counted():
