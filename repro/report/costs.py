@@ -1,5 +1,6 @@
 """The cost page: issue 13's goals as data, parsers of the benchmarks' committed Markdown
-outputs, the met / missed table generated from them, and the reference sweep's measured totals.
+outputs, the met / missed table generated from them, and the reference sweep's measured totals
+and the dry run's forecast of what is left.
 
 The benchmarks write Markdown into `BENCHMARK_DIR` (`benchmarks/results/`): `speed.py` (the step
 benchmark, to stdout), `run_phases.py` and `estimate_check.py` (`--out`). The page reads those
@@ -12,13 +13,17 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 import pandas as pd
 
+from repro.runs.grid_files import GRIDS_DIR, SECTIONS, load_grid
 from repro.runs.reference import reference_records
+from repro.runs.run import Workspace
+from repro.runs.sweep import plan_sweep
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 BENCHMARK_DIR = ROOT / "benchmarks" / "results"
@@ -243,6 +248,35 @@ def reference_totals(reference_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame([{"task": task, "runs": len(seconds), "hours": seconds.sum() / 3600,
                           "runs per hour of one worker": len(seconds) * 3600 / seconds.sum()}
                          for task, seconds in groups])
+
+
+def reference_forecast(reference_dir: str | Path, grids_dir: str | Path = GRIDS_DIR / "reference",
+                       workers: int = 2) -> pd.DataFrame:
+    """Per grid file of `grids_dir` and in all (a run shared by grids counted once): its runs,
+    those the reference store holds, those left and the hours the sweep's dry run predicts for
+    them with `workers` (`repro.runs.sweep.plan_sweep` of all grids' runs at once, calibrated on
+    the store's records; a grid's hours are its runs' share of that plan, so a cost grids share,
+    such as gradient statistics, counts where the plan first pays it; edge extensions and section
+    4's secondary runs and probes are not counted). Run ids are made for the data source of the
+    store's records; empty when it holds none."""
+    sources = sorted({r.config.data_source for r in reference_records(reference_dir).values()})
+    if not sources:
+        return pd.DataFrame()
+    grids = {name: [c for source in sources for c in load_grid(path).configs(source)]
+             for name in SECTIONS if (path := Path(grids_dir) / f"{name}.yaml").exists()}
+    grids["all"] = list({c.run_id(): c for configs in grids.values() for c in configs}.values())
+    with tempfile.TemporaryDirectory(prefix="repro-forecast-") as folder:
+        workspace = Workspace.create(Path(folder) / "results", None, device="cpu", progress=False,
+                                     reference_dir=reference_dir, train=False)
+        plan = plan_sweep(grids["all"], workspace, check_data=False)
+    seconds = {c.run_id(): s for c, s in zip(plan.pending, plan.estimate.seconds)}
+    rows = []
+    for name, configs in grids.items():
+        left = [seconds[c.run_id()] for c in configs if c.run_id() in seconds]
+        rows.append({"grid": name, "runs": len(configs), "stored": len(configs) - len(left), "left": len(left),
+                     f"predicted hours with {workers} workers": sum(s or 0.0 for s in left) / 3600 / workers,
+                     "runs without an estimate": sum(s is None for s in left)})
+    return pd.DataFrame(rows)
 
 
 def rerun_commands(folder: Path, *, quick: bool = False, threads: int = GOALS.step_threads,

@@ -129,8 +129,13 @@ class RunConfig:
         return cls(**data)
 
     def run_id(self) -> str:
-        """A stable 16-hex-digit hash of every field and `RESULTS_VERSION`."""
-        return _hash({**self.to_dict(), "results_version": RESULTS_VERSION})
+        """A stable 16-hex-digit hash of every field and `RESULTS_VERSION` (computed once per
+        instance and version: the fields are frozen)."""
+        version, run_id = self.__dict__.get("_run_id", (None, None))
+        if version != RESULTS_VERSION:
+            run_id = _hash({**self.to_dict(), "results_version": RESULTS_VERSION})
+            object.__setattr__(self, "_run_id", (RESULTS_VERSION, run_id))
+        return run_id
 
     def decoder_key(self) -> str:
         """Hash of what the initial decoder depends on (not the selector or learning rate); the

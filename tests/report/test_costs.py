@@ -160,6 +160,28 @@ def test_reference_totals_sum_the_records(tmp_path):
     assert totals.loc["sst2", "runs per hour of one worker"] == pytest.approx(4.0)  # 2 runs in half an hour
 
 
+def test_the_forecast_counts_each_grids_runs_left_and_the_hours_the_dry_run_predicts(tmp_path):
+    from repro.report.costs import reference_forecast
+    from repro.runs.grid_files import GRIDS_DIR, load_grid
+
+    assert reference_forecast(tmp_path).empty  # no record
+    grids = tmp_path / "grids"
+    grids.mkdir()
+    for name in ("subset_size.yaml", "_rates.yaml"):
+        (grids / name).write_text((GRIDS_DIR / "reference" / name).read_text())  # minilm-l6: default timings
+    configs = load_grid(grids / "subset_size.yaml").configs("local")
+    (tmp_path / "runs").mkdir()
+    for config in configs[:2]:
+        result = RunResult(config, "ok", metrics={"test": 0.5}, timings={"total_s": 60.0})
+        (tmp_path / "runs" / f"{config.run_id()}.json").write_text(json.dumps(result.to_dict()))
+    forecast = reference_forecast(tmp_path, grids).set_index("grid")
+    assert list(forecast.index) == ["subset_size", "all"]
+    assert forecast.loc["all", ["runs", "stored", "left"]].tolist() == [len(configs), 2, len(configs) - 2]
+    one = reference_forecast(tmp_path, grids, workers=1).set_index("grid")
+    assert one.loc["all", "predicted hours with 1 workers"] == pytest.approx(
+        2 * forecast.loc["all", "predicted hours with 2 workers"]) and one.loc["all", "predicted hours with 1 workers"] > 0
+
+
 def test_rerun_commands_and_demoted_headings(tmp_path):
     commands = rerun_commands(tmp_path, quick=True, data_dir="data")
     assert commands["steps"][1].endswith("benchmarks/speed.py") and "--threads" in commands["steps"]

@@ -47,3 +47,14 @@ def test_threads_and_the_results_version_are_part_of_the_identity(monkeypatch):
     assert RunConfig(**PINNED[0][0], threads=2).decoder_key() != config.decoder_key()
     monkeypatch.setattr("repro.runs.config.RESULTS_VERSION", 3)
     assert config.run_id() != PINNED[0][2]
+
+
+def test_a_configs_run_id_is_computed_once_and_stays_out_of_its_fields():
+    import pickle
+    from dataclasses import replace
+
+    config = RunConfig(**PINNED[0][0])
+    assert config.run_id() == config.run_id() == PINNED[0][2]
+    assert config == RunConfig(**PINNED[0][0]) and "_run_id" not in config.to_dict()
+    assert pickle.loads(pickle.dumps(config)).run_id() == PINNED[0][2]
+    assert replace(config, seed=config.seed + 1).run_id() != PINNED[0][2]
