@@ -14,8 +14,8 @@ from repro.generality.measures import Generality, assess, base_and_secondary_run
 from repro.generality.mlm_probe import MLMProbeConfig
 from repro.runs.learning_rate import chosen_runs, summarise
 from repro.runs.config import RunConfig
-from repro.runs.executors import ExecutorConfig
-from repro.runs.run import Workspace, load_or_train_tuned_weights
+from repro.runs.executors import ExecutorConfig, dispatch, executor_config
+from repro.runs.run import Workspace
 from repro.runs.grid_files import section_grid
 from repro.runs.study import Study
 from repro.runs.sweep import run_study, run_sweep, stored_results
@@ -71,10 +71,10 @@ def run_secondaries(primaries: list[RunConfig], generality: Generality, workspac
                     executor: str | ExecutorConfig = "serial") -> None:
     """Run the base and secondary runs `repro.generality.measures.assess` reads
     (`base_and_secondary_runs`) not finished yet (on `executor`), after making sure that each
-    primary run a pending secondary run starts from has its tuned weights (a stored primary
-    without them is run again; one whose secondary runs are all stored is not). In a workspace
-    that does not train, only check that they are all stored (NotComputed, with the pending
-    runs, when not)."""
+    primary run a pending secondary run starts from has its tuned weights: a stored primary
+    without them is run again, on `executor` too (one whose secondary runs are all stored is
+    not; RuntimeError when one does not end ok). In a workspace that does not train, only check
+    that they are all stored (NotComputed, with the pending runs, when not)."""
     configs = base_and_secondary_runs(primaries, generality, workspace)
     _, pending = stored_results(configs, workspace)
     if not workspace.train:
@@ -84,10 +84,18 @@ def run_secondaries(primaries: list[RunConfig], generality: Generality, workspac
                                          f"({first.variant} on {first.task}, from {first.init_from or 'pretrained'})")
         return
     starts = {config.init_from for config in pending}
-    for primary in tqdm([p for p in primaries if p.run_id() in starts], desc="primary weights",
-                        disable=not workspace.progress):
-        if not workspace.store.weights_path(primary).exists():
-            load_or_train_tuned_weights(primary, workspace)  # runs it again to keep its weights
+    again = [p for p in primaries if p.run_id() in starts and not workspace.store.weights_path(p).exists()]
+    if again:  # stored without their weights (another machine made them): run them again, side by side
+        bar = tqdm(total=len(again), desc="primary weights", disable=not workspace.progress)
+        ended = []
+        dispatch(again, workspace, executor if isinstance(executor, ExecutorConfig) else executor_config(executor),
+                 lambda result: (ended.append(result), bar.update(1)))
+        bar.close()
+        lost = [r for r in ended if r.status != "ok"]
+        if lost:
+            raise RuntimeError(f"{len(lost)} primary run(s) run again for their weights did not end ok, e.g. run "
+                               f"{lost[0].config.run_id()} ({lost[0].config.variant}, {lost[0].config.task}): "
+                               f"{lost[0].status}: {(lost[0].reason or '').splitlines()[:1]}")
     run_sweep(configs, workspace, executor)
 
 

@@ -136,6 +136,22 @@ def test_a_primary_is_run_again_for_its_weights_only_while_a_secondary_run_of_it
     assert workspace.store.load(secondary).status == "ok"
 
 
+@pytest.mark.slow
+def test_primaries_are_run_again_for_their_weights_side_by_side_on_the_pool(tmp_path, study_data):
+    workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
+    primaries = [smoke(selector="random", subset_size=1e-2), smoke()]
+    generality = Generality(None, {"sst2": {0: smoke()}, "conll03": {0: smoke(task="conll03", learning_rate=1e-3)}},
+                            ("conll03",))
+    for config in primaries + [generality.base("conll03", 0)]:
+        run_one(config, workspace)
+        workspace.store.weights_path(config).unlink()  # made on another machine: no weights here
+    stored = [workspace.store.load(p).metrics for p in primaries]
+    run_secondaries(primaries, generality, workspace, "local:workers=2")
+    assert all(workspace.store.weights_path(p).exists() for p in primaries)
+    assert [workspace.store.load(p).metrics for p in primaries] == stored
+    assert all(workspace.store.load(c).status == "ok" for p in primaries for c in generality.secondary_configs(p).values())
+
+
 def test_assess_refuses_primaries_that_never_ran(tmp_path, study_data):
     workspace = Workspace.create(tmp_path / "results", study_data, device="cpu", progress=False)
     generality = Generality(section_probe("generality", "smoke"), {"sst2": {0: smoke()}}, ())
