@@ -75,10 +75,34 @@ def secondary_config(primary: RunConfig, base: RunConfig) -> RunConfig:
     return replace(base, init_from=primary.run_id())
 
 
+def mlm_identity(config: RunConfig | None, model: str, workspace: Workspace, probe: MLMProbeConfig) -> dict:
+    """What an MLM-probe record depends on (its `ProbeStore` identity)."""
+    return {"subject": PRETRAINED if config is None else config.run_id(), "model": model,
+            "data": wikitext_fingerprint(workspace.data_dir), "probe": probe.to_dict()}
+
+
+def decoder_identity(config: RunConfig, workspace: Workspace) -> dict:
+    """What a decoder-only score depends on (its `ProbeStore` identity)."""
+    return {"decoder_key": config.decoder_key(), "data": current_fingerprint(config, workspace)}
+
+
+def needs_tuned_weights(primary: RunConfig, generality: Generality, workspace: Workspace) -> bool:
+    """Whether measuring an ok primary run still reads its tuned encoder: a secondary run from it
+    is not stored, or its MLM probe, or the decoder-only score of one of its ok secondary runs."""
+    probes = ProbeStore.of(workspace)
+    secondaries = [workspace.store.load(c) for c in generality.secondary_configs(primary).values()]
+    if any(r is None for r in secondaries):
+        return True
+    if generality.probe is not None and not probes.holds(
+            "mlm", mlm_identity(primary, primary.model, workspace, generality.probe)):
+        return True
+    return any(not probes.holds("decoder", decoder_identity(r.config, workspace))
+               for r in secondaries if r.status == "ok")
+
+
 def measure_mlm_precision(config: RunConfig | None, model: str, workspace: Workspace, probe: MLMProbeConfig) -> float:
     """MLM-probe precision@1 of a run's tuned encoder (None: the pretrained `model`), stored once."""
-    identity = {"subject": PRETRAINED if config is None else config.run_id(), "model": model,
-                "data": wikitext_fingerprint(workspace.data_dir), "probe": probe.to_dict()}
+    identity = mlm_identity(config, model, workspace, probe)
 
     def compute() -> float:
         encoder = load_encoder(model)
@@ -92,9 +116,8 @@ def measure_mlm_precision(config: RunConfig | None, model: str, workspace: Works
 
 def measure_decoder_only_score(config: RunConfig, workspace: Workspace) -> float:
     """`repro.runs.run.score_after_decoder_only_tuning`, stored once per initial decoder."""
-    identity = {"decoder_key": config.decoder_key(), "data": current_fingerprint(config, workspace)}
-    return ProbeStore.of(workspace).get_or_compute(
-        "decoder", identity, lambda: score_after_decoder_only_tuning(config, workspace))["value"]
+    return ProbeStore.of(workspace).get_or_compute("decoder", decoder_identity(config, workspace),
+                                                   lambda: score_after_decoder_only_tuning(config, workspace))["value"]
 
 
 def base_and_secondary_runs(primaries: list[RunConfig], generality: Generality,

@@ -93,6 +93,11 @@ class ProbeStore:
     def key(identity: dict) -> str:
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def holds(self, kind: str, identity: dict) -> bool:
+        """Whether a record for (kind, identity) is stored (the results folder's or the reference's)."""
+        name = Path(kind) / f"{self.key(identity)}.json"
+        return any(root is not None and (root / name).exists() for root in (self.root, self.reference))
+
     def get_or_compute(self, kind: str, identity: dict, compute) -> dict:
         """The stored record for (kind, identity) (the results folder's, else the reference's),
         else {"identity", "value": compute(), "seconds"}, stored in the results folder.

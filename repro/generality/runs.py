@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from tqdm import tqdm
 
-from repro.generality.measures import Generality, assess, base_and_secondary_runs
+from repro.generality.measures import Generality, assess, base_and_secondary_runs, needs_tuned_weights
 from repro.generality.mlm_probe import MLMProbeConfig
 from repro.runs.learning_rate import chosen_runs, summarise
 from repro.runs.config import RunConfig
@@ -71,10 +71,11 @@ def run_secondaries(primaries: list[RunConfig], generality: Generality, workspac
                     executor: str | ExecutorConfig = "serial") -> None:
     """Run the base and secondary runs `repro.generality.measures.assess` reads
     (`base_and_secondary_runs`) not finished yet (on `executor`), after making sure that each
-    primary run a pending secondary run starts from has its tuned weights: a stored primary
-    without them is run again, on `executor` too (one whose secondary runs are all stored is
-    not; RuntimeError when one does not end ok). In a workspace that does not train, only check
-    that they are all stored (NotComputed, with the pending runs, when not)."""
+    primary run whose measures still read its tuned encoder (`needs_tuned_weights`: a secondary
+    run or a probe not stored) has its weights: a stored primary without them is run again, on
+    `executor` too (RuntimeError when one does not end ok); one measured in full is not. In a
+    workspace that does not train, only check that they are all stored (NotComputed, with the
+    pending runs, when not)."""
     configs = base_and_secondary_runs(primaries, generality, workspace)
     _, pending = stored_results(configs, workspace)
     if not workspace.train:
@@ -83,8 +84,9 @@ def run_secondaries(primaries: list[RunConfig], generality: Generality, workspac
             raise workspace.not_computed(f"{len(pending)} base or secondary run(s), e.g. run {first.run_id()} "
                                          f"({first.variant} on {first.task}, from {first.init_from or 'pretrained'})")
         return
-    starts = {config.init_from for config in pending}
-    again = [p for p in primaries if p.run_id() in starts and not workspace.store.weights_path(p).exists()]
+    ok = [p for p in primaries if (r := workspace.store.load(p)) is not None and r.status == "ok"]
+    again = [p for p in ok if not workspace.store.weights_path(p).exists()
+             and needs_tuned_weights(p, generality, workspace)]
     if again:  # stored without their weights (another machine made them): run them again, side by side
         bar = tqdm(total=len(again), desc="primary weights", disable=not workspace.progress)
         ended = []

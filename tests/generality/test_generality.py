@@ -11,11 +11,11 @@ from torch import nn
 from repro.runs.config import RunConfig
 from repro.data import IGNORE_INDEX, EncodedExample
 from repro.runs.run import Workspace, _model_with_decoder_first, _prepare, initial_encoder, run_one, load_or_train_tuned_weights
-from repro.generality.measures import Generality, assess, generalisation_gap, secondary_config
+from repro.generality.measures import Generality, assess, decoder_identity, generalisation_gap, secondary_config
 from repro.generality.runs import run_secondaries
 from repro.selection.mlm_decoder import MLMConfig, mlm_model, precision_at_1
 from repro.models import DecoderSpec, TaskModel, build_task_model, encoder_parameters, load_encoder, load_tokenizer
-from repro.generality.mlm_probe import MLMProbeConfig, mlm_precision, section_probe
+from repro.generality.mlm_probe import MLMProbeConfig, ProbeStore, mlm_precision, section_probe
 from repro.training.tuned_weights import TunedWeights
 from repro.variants.registry import variant_fields
 
@@ -122,9 +122,14 @@ def test_a_primary_is_run_again_for_its_weights_only_while_a_secondary_run_of_it
     for config in primaries + [bases["conll03"][0]]:
         run_one(config, workspace)
     run_secondaries(primaries, generality, workspace)
+    assess(primaries, generality, workspace)  # the probes: decoder-only scores of the secondary runs
     weights = [workspace.store.weights_path(p) for p in primaries]
-    for path in weights:  # a fresh machine: the records are there, the weights are not
-        path.unlink()
+
+    def fresh_machine():  # the records and probes are there, the weights are not
+        for path in weights:
+            path.unlink(missing_ok=True)
+
+    fresh_machine()
     before = written_results(tmp_path / "results")
     run_secondaries(primaries, generality, workspace)
     assert written_results(tmp_path / "results") == before and not any(p.exists() for p in weights)
@@ -134,6 +139,14 @@ def test_a_primary_is_run_again_for_its_weights_only_while_a_secondary_run_of_it
     run_secondaries(primaries, generality, workspace)
     assert [p.exists() for p in weights] == [True, False]  # only the start of the pending run
     assert workspace.store.load(secondary).status == "ok"
+
+    fresh_machine()
+    probes = sorted((tmp_path / "results" / "probes" / "decoder").glob("*.json"))
+    other = generality.secondary_configs(primaries[1])["conll03"]
+    (tmp_path / "results" / "probes" / "decoder" / f"{ProbeStore.key(decoder_identity(other, workspace))}.json").unlink()
+    run_secondaries(primaries, generality, workspace)
+    assert [p.exists() for p in weights] == [False, True]  # the probe still to measure reads it
+    assert len(probes) == 3  # the primaries' two secondary runs and the base run
 
 
 @pytest.mark.slow
