@@ -93,10 +93,10 @@ def needs_tuned_weights(primary: RunConfig, generality: Generality, workspace: W
     secondaries = [workspace.store.load(c) for c in generality.secondary_configs(primary).values()]
     if any(r is None for r in secondaries):
         return True
-    if generality.probe is not None and not probes.holds(
-            "mlm", mlm_identity(primary, primary.model, workspace, generality.probe)):
+    if generality.probe is not None and probes.stored(
+            "mlm", mlm_identity(primary, primary.model, workspace, generality.probe)) is None:
         return True
-    return any(not probes.holds("decoder", decoder_identity(r.config, workspace))
+    return any(probes.stored("decoder", decoder_identity(r.config, workspace)) is None
                for r in secondaries if r.status == "ok")
 
 

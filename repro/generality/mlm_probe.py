@@ -93,20 +93,25 @@ class ProbeStore:
     def key(identity: dict) -> str:
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    def holds(self, kind: str, identity: dict) -> bool:
-        """Whether a record for (kind, identity) is stored (the results folder's or the reference's)."""
-        name = Path(kind) / f"{self.key(identity)}.json"
-        return any(root is not None and (root / name).exists() for root in (self.root, self.reference))
+    @classmethod
+    def name(cls, kind: str, identity: dict) -> Path:
+        """A record's path below a `probes/` folder."""
+        return Path(kind) / f"{cls.key(identity)}.json"
+
+    def stored(self, kind: str, identity: dict) -> Path | None:
+        """The file of the stored record for (kind, identity): the results folder's, else the
+        reference's; None when neither holds one."""
+        files = [root / self.name(kind, identity) for root in (self.root, self.reference) if root is not None]
+        return next((file for file in files if file.exists()), None)
 
     def get_or_compute(self, kind: str, identity: dict, compute) -> dict:
         """The stored record for (kind, identity) (the results folder's, else the reference's),
         else {"identity", "value": compute(), "seconds"}, stored in the results folder.
         Exceptions propagate and store nothing; NotComputed when it must be computed and the
         store does not compute."""
-        name = Path(kind) / f"{self.key(identity)}.json"
-        for root in (self.root, self.reference):
-            if root is not None and (root / name).exists():
-                return json.loads((root / name).read_text())
+        found = self.stored(kind, identity)
+        if found is not None:
+            return json.loads(found.read_text())
         if not self.compute:
             where = str(self.root.parent) + ("" if self.reference is None else f" or the reference {self.reference.parent}")
             raise NotComputed(f"probe {kind} {self.key(identity)} ({json.dumps(identity, default=str)[:200]}) is not "
@@ -114,7 +119,7 @@ class ProbeStore:
         started = time.perf_counter()
         value = compute()
         record = {"identity": identity, "value": value, "seconds": time.perf_counter() - started}
-        with atomic_target(self.root / name) as tmp:
+        with atomic_target(self.root / self.name(kind, identity)) as tmp:
             tmp.write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
         return record
 

@@ -74,27 +74,25 @@ def _planned_copies(results_dir: Path, reference_dir: Path, report: ExportReport
     for source, relative in sources:
         if relative.startswith(RUNS):
             try:
-                status = read_record(source).status
+                record = read_record(source)
             except (ValueError, TypeError, KeyError, UnicodeDecodeError):
                 report.unreadable.append(relative)
                 continue
-            if status not in FINISHED:
+            target = reference_dir / relative
+            if record.status not in FINISHED:
                 relative = f"{FAILED}/{source.name}"
+            elif target.exists() and _json(target) != _json(source):
+                stored = read_record(target)
+                if same_result(stored, record):
+                    report.reproduced.append(relative)
+                    continue
+                if remade_elsewhere(stored, record):
+                    relative = f"{REMADE}/{remade_name(record)}"
         target = reference_dir / relative
         if relative.startswith(FAILED) or not target.exists():
             copies[relative] = source
         elif _json(target) == _json(source):
             report.identical.append(relative)
-        elif relative.startswith(RUNS) and same_result(read_record(target), read_record(source)):
-            report.reproduced.append(relative)
-        elif relative.startswith(RUNS) and remade_elsewhere(read_record(target), read_record(source)):
-            relative = f"{REMADE}/{remade_name(read_record(source))}"
-            if not (reference_dir / relative).exists():
-                copies[relative] = source
-            elif _json(reference_dir / relative) == _json(source):
-                report.identical.append(relative)
-            else:
-                conflicts.append(relative)
         else:
             conflicts.append(relative)
     if conflicts:

@@ -136,13 +136,13 @@ def verify_run(config: RunConfig, reference_dir: str | Path, data_dir, *, device
         workspace = Workspace.create(Path(folder) / "results", data_dir, device=device, progress=progress)
         checks = []
         for position, run in enumerate(chain):
+            new = run_one(run, workspace)
             stored, role = reference[run.run_id()], "drawn"
             if run is not config:
                 role = f"primary of {chain[position + 1].run_id()}"
-                here = [r for r in remade.get(run.run_id(), []) if r.environment.get("cpu") == cpu_model()]
+                here = [r for r in remade.get(run.run_id(), []) if same_cpu(r, new)]
                 if here:
                     stored, role = here[0], role + ", its record made again on this CPU model (remade/)"
-            new = run_one(run, workspace)
             checks.append(Verification(run, stored, new, role, environment_notes(stored, new)))
     return checks
 

@@ -143,7 +143,7 @@ def test_a_primary_is_run_again_for_its_weights_only_while_a_secondary_run_of_it
     fresh_machine()
     probes = sorted((tmp_path / "results" / "probes" / "decoder").glob("*.json"))
     other = generality.secondary_configs(primaries[1])["conll03"]
-    (tmp_path / "results" / "probes" / "decoder" / f"{ProbeStore.key(decoder_identity(other, workspace))}.json").unlink()
+    (tmp_path / "results" / "probes" / ProbeStore.name("decoder", decoder_identity(other, workspace))).unlink()
     run_secondaries(primaries, generality, workspace)
     assert [p.exists() for p in weights] == [False, True]  # the probe still to measure reads it
     assert len(probes) == 3  # the primaries' two secondary runs and the base run
